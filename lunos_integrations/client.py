@@ -1,0 +1,319 @@
+"""``LunosClient``: the framework-free core that both adapters stand on.
+
+It joins the transport (HTTP) to the wire codecs (JSON) and adds the behaviour that is the
+same whatever framework calls it: choosing the route, the opt-in ``fallback_model`` hop,
+and reporting token usage and cost to any active trackers. ``ChatLunos`` and ``LunosLLM``
+translate their framework's objects to :mod:`lunos_integrations.wire.types` and call this.
+
+It is also usable on its own, for code that wants Lunos without a framework.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import AsyncIterator, Callable, Iterator, Mapping
+from typing import Any, Literal
+
+import httpx
+from pydantic import SecretStr
+
+from .config import LunosConfig, TimeoutTypes, resolve_config
+from .errors import (
+    APIResponseValidationError,
+    APIStatusError,
+    NotFoundError,
+    WireFormatError,
+)
+from .transport.http import JSONResponse, StreamEvent, Transport
+from .wire import chat_completions, embeddings, messages
+from .wire.types import ChatDelta, ChatRequest, ChatResult, EmbeddingRequest, EmbeddingResult, Usage
+
+Api = Literal["chat_completions", "messages"]
+APIS: tuple[Api, ...] = ("chat_completions", "messages")
+#: Sent on the messages route; Lunos does not document whether it is required (lunos-api.md §4).
+ANTHROPIC_VERSION = "2023-06-01"
+_MESSAGES_HEADERS = {"anthropic-version": ANTHROPIC_VERSION}
+
+#: Called with every finished call's usage: (model, app_id, usage). Set by usage trackers.
+UsageListener = Callable[[str, "str | None", Usage], None]
+_usage_listeners: list[UsageListener] = []
+#: Fills ``usage.cost`` when the server did not report one (installed by the catalog module).
+CostEstimator = Callable[["LunosClient", str, Usage], "float | None"]
+_cost_estimator: list[CostEstimator] = []
+
+
+def add_usage_listener(listener: UsageListener) -> None:
+    if listener not in _usage_listeners:
+        _usage_listeners.append(listener)
+
+
+def set_cost_estimator(estimator: CostEstimator | None) -> None:
+    _cost_estimator.clear()
+    if estimator is not None:
+        _cost_estimator.append(estimator)
+
+
+def check_api(api: str) -> Api:
+    if api not in APIS:
+        from .errors import LunosInputError
+
+        raise LunosInputError(
+            f"api must be 'chat_completions' or 'messages', got {api!r}", param="api"
+        )
+    return api  # type: ignore[return-value]
+
+
+def _is_model_unavailable(error: APIStatusError) -> bool:
+    """Errors for which ``fallback_model`` is worth one try: the model is missing or down."""
+    if isinstance(error, NotFoundError):
+        return True
+    text = f"{error.message} {error.code or ''}".lower()
+    return "model" in text and (error.status_code in (400, 503) or "unavailable" in text)
+
+
+class LunosClient:
+    """Chat, embeddings, models and balance over one :class:`Transport`.
+
+    Construct from keyword arguments (falling back to ``LUNOS_*`` environment variables) or
+    from a ready :class:`LunosConfig`. Connection pools are shared process-wide, so creating
+    many clients is cheap; :meth:`close` / :meth:`aclose` return this client's lease.
+    """
+
+    def __init__(
+        self,
+        *,
+        api_key: str | SecretStr | None = None,
+        base_url: str | None = None,
+        app_id: str | None = None,
+        default_headers: Mapping[str, str] | None = None,
+        timeout: TimeoutTypes = None,
+        max_retries: int | None = None,
+        proxy: str | None = None,
+        stream_idle_timeout: float | None = None,
+        http_client: httpx.Client | None = None,
+        http_async_client: httpx.AsyncClient | None = None,
+        config: LunosConfig | None = None,
+    ) -> None:
+        if config is None:
+            config = resolve_config(
+                api_key=api_key,
+                base_url=base_url,
+                app_id=app_id,
+                default_headers=default_headers,
+                timeout=timeout,
+                max_retries=max_retries,
+                proxy=proxy,
+                stream_idle_timeout=stream_idle_timeout,
+            )
+        self.config = config
+        self.transport = Transport(
+            config, http_client=http_client, http_async_client=http_async_client
+        )
+
+    def __repr__(self) -> str:
+        return f"LunosClient(base_url={self.config.base_url!r}, app_id={self.config.app_id!r})"
+
+    # ------------------------------------------------------------------ lifecycle
+
+    def close(self) -> None:
+        self.transport.close()
+
+    async def aclose(self) -> None:
+        await self.transport.aclose()
+
+    def __enter__(self) -> LunosClient:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    async def __aenter__(self) -> LunosClient:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.aclose()
+
+    # ------------------------------------------------------------------ chat
+
+    @staticmethod
+    def _route(api: Api) -> tuple[str, dict[str, str] | None]:
+        if api == "messages":
+            return "/messages", _MESSAGES_HEADERS
+        return "/chat/completions", None
+
+    @staticmethod
+    def encode(request: ChatRequest, api: Api) -> dict[str, Any]:
+        """The exact JSON body that would be sent for ``request`` on ``api``."""
+        codec = messages if api == "messages" else chat_completions
+        return codec.encode_request(request)
+
+    def _headers(
+        self, base: dict[str, str] | None, extra: Mapping[str, str] | None
+    ) -> Mapping[str, str] | None:
+        if not extra:
+            return base
+        merged = dict(base or {})
+        merged.update(extra)
+        return merged
+
+    def _decode_result(self, api: Api, response: JSONResponse) -> ChatResult:
+        codec = messages if api == "messages" else chat_completions
+        try:
+            result = codec.decode_response(response.data)
+        except WireFormatError as exc:
+            raise APIResponseValidationError(
+                str(exc), status_code=response.status_code, request_id=response.request_id
+            ) from exc
+        result.request_id = response.request_id
+        return result
+
+    def _finish_usage(self, model: str, usage: Usage | None) -> None:
+        if usage is None:
+            return
+        if usage.cost is None and _cost_estimator:
+            usage.cost = _cost_estimator[0](self, model, usage)
+        for listener in tuple(_usage_listeners):
+            listener(model, self.config.app_id, usage)
+
+    def _fallback(self, request: ChatRequest, error: APIStatusError) -> ChatRequest | None:
+        if request.fallback_model and request.fallback_model != request.model:
+            if _is_model_unavailable(error):
+                return dataclasses.replace(request, model=request.fallback_model)
+        return None
+
+    def chat(
+        self, request: ChatRequest, *, api: Api = "chat_completions",
+        headers: Mapping[str, str] | None = None,
+    ) -> ChatResult:
+        """One non-streamed chat call. Retries happen in the transport, never here."""
+        path, base = self._route(api)
+        request.stream = False
+        try:
+            response = self.transport.request(
+                "POST", path, body=self.encode(request, api), headers=self._headers(base, headers)
+            )
+        except APIStatusError as exc:
+            retry = self._fallback(request, exc)
+            if retry is None:
+                raise
+            return self.chat(retry, api=api, headers=headers)
+        result = self._decode_result(api, response)
+        self._finish_usage(request.model, result.usage)
+        return result
+
+    async def achat(
+        self, request: ChatRequest, *, api: Api = "chat_completions",
+        headers: Mapping[str, str] | None = None,
+    ) -> ChatResult:
+        path, base = self._route(api)
+        request.stream = False
+        try:
+            response = await self.transport.arequest(
+                "POST", path, body=self.encode(request, api), headers=self._headers(base, headers)
+            )
+        except APIStatusError as exc:
+            retry = self._fallback(request, exc)
+            if retry is None:
+                raise
+            return await self.achat(retry, api=api, headers=headers)
+        result = self._decode_result(api, response)
+        self._finish_usage(request.model, result.usage)
+        return result
+
+    def _stream_decoder(self, api: Api) -> Callable[[StreamEvent], ChatDelta | None]:
+        if api == "messages":
+            decoder = messages.MessagesStreamDecoder()
+            return lambda ev: decoder.feed(ev.event, ev.data)
+        decode_chunk = chat_completions.decode_chunk
+        return lambda ev: decode_chunk(ev.data)
+
+    def stream_chat(
+        self, request: ChatRequest, *, api: Api = "chat_completions",
+        headers: Mapping[str, str] | None = None,
+    ) -> Iterator[ChatDelta]:
+        """Yield neutral deltas as they arrive; raises instead of ever ending short."""
+        path, base = self._route(api)
+        request.stream = True
+        body = self.encode(request, api)
+        decode = self._stream_decoder(api)
+        events = self.transport.stream(
+            path, body, kind="messages" if api == "messages" else "chat",
+            headers=self._headers(base, headers),
+        )
+        started = False
+        try:
+            for event in events:
+                delta = decode(event)
+                if delta is None:
+                    continue
+                started = True
+                if delta.usage is not None:
+                    self._finish_usage(request.model, delta.usage)
+                yield delta
+        except APIStatusError as exc:
+            retry = None if started else self._fallback(request, exc)
+            if retry is None:
+                raise
+            yield from self.stream_chat(retry, api=api, headers=headers)
+        finally:
+            close = getattr(events, "close", None)
+            if close is not None:
+                close()
+
+    async def astream_chat(
+        self, request: ChatRequest, *, api: Api = "chat_completions",
+        headers: Mapping[str, str] | None = None,
+    ) -> AsyncIterator[ChatDelta]:
+        path, base = self._route(api)
+        request.stream = True
+        body = self.encode(request, api)
+        decode = self._stream_decoder(api)
+        events = self.transport.astream(
+            path, body, kind="messages" if api == "messages" else "chat",
+            headers=self._headers(base, headers),
+        )
+        started = False
+        try:
+            async for event in events:
+                delta = decode(event)
+                if delta is None:
+                    continue
+                started = True
+                if delta.usage is not None:
+                    self._finish_usage(request.model, delta.usage)
+                yield delta
+        except APIStatusError as exc:
+            retry = None if started else self._fallback(request, exc)
+            if retry is None:
+                raise
+            async for delta in self.astream_chat(retry, api=api, headers=headers):
+                yield delta
+        finally:
+            await events.aclose()  # type: ignore[attr-defined]
+
+    # ------------------------------------------------------------------ embeddings
+
+    def embed(self, request: EmbeddingRequest) -> EmbeddingResult:
+        response = self.transport.request(
+            "POST", "/embeddings", body=embeddings.encode_request(request)
+        )
+        result = self._decode_embeddings(response)
+        self._finish_usage(request.model, result.usage)
+        return result
+
+    async def aembed(self, request: EmbeddingRequest) -> EmbeddingResult:
+        response = await self.transport.arequest(
+            "POST", "/embeddings", body=embeddings.encode_request(request)
+        )
+        result = self._decode_embeddings(response)
+        self._finish_usage(request.model, result.usage)
+        return result
+
+    @staticmethod
+    def _decode_embeddings(response: JSONResponse) -> EmbeddingResult:
+        try:
+            return embeddings.decode_response(response.data)
+        except WireFormatError as exc:
+            raise APIResponseValidationError(
+                str(exc), status_code=response.status_code, request_id=response.request_id
+            ) from exc

@@ -1,0 +1,171 @@
+"""Client configuration: one immutable object resolved once from arguments and environment.
+
+Resolution happens at construction so that a missing key or a malformed base URL fails
+immediately with a message naming the argument *and* the environment variable, instead of
+on the first request deep inside a chain.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import urlsplit
+
+import httpx
+from pydantic import SecretStr
+
+from .errors import LunosConfigError
+
+DEFAULT_BASE_URL = "https://api.lunos.tech/v1"
+DEFAULT_TIMEOUT = 60.0
+DEFAULT_MAX_RETRIES = 2
+#: Never wait longer than this between two attempts, whatever Retry-After says.
+DEFAULT_MAX_RETRY_WAIT = 30.0
+#: First backoff step in seconds; doubles each attempt (with jitter).
+DEFAULT_RETRY_BACKOFF = 0.5
+
+API_KEY_ENV = "LUNOS_API_KEY"
+BASE_URL_ENV = "LUNOS_BASE_URL"
+APP_ID_ENV = "LUNOS_APP_ID"
+
+TimeoutTypes = float | int | httpx.Timeout | None
+
+
+def _timeout_key(timeout: httpx.Timeout) -> tuple[float | None, ...]:
+    return (timeout.connect, timeout.read, timeout.write, timeout.pool)
+
+
+@dataclass(frozen=True, slots=True)
+class LunosConfig:
+    """Everything that decides how requests are sent. Hashable, so clients can be shared.
+
+    The API key is a :class:`~pydantic.SecretStr`: its ``repr`` and ``str`` are masked, so
+    logging or printing a config never reveals it.
+    """
+
+    api_key: SecretStr = field(repr=False)
+    base_url: str = DEFAULT_BASE_URL
+    app_id: str | None = None
+    default_headers: tuple[tuple[str, str], ...] = ()
+    timeout: httpx.Timeout = field(default_factory=lambda: httpx.Timeout(DEFAULT_TIMEOUT))
+    max_retries: int = DEFAULT_MAX_RETRIES
+    max_retry_wait: float = DEFAULT_MAX_RETRY_WAIT
+    retry_backoff: float = DEFAULT_RETRY_BACKOFF
+    proxy: str | None = None
+    #: Longest silence tolerated between two stream events (defaults to the read timeout).
+    stream_idle_timeout: float | None = None
+    max_connections: int = 100
+
+    def __hash__(self) -> int:
+        return hash(
+            (
+                self.api_key.get_secret_value(),
+                self.base_url,
+                self.app_id,
+                self.default_headers,
+                _timeout_key(self.timeout),
+                self.max_retries,
+                self.max_retry_wait,
+                self.retry_backoff,
+                self.proxy,
+                self.stream_idle_timeout,
+                self.max_connections,
+            )
+        )
+
+    def pool_key(self) -> tuple[Any, ...]:
+        """What decides whether two configurations can share one connection pool.
+
+        Authentication and headers are added per request, so only socket-level settings
+        matter: every model with the same proxy, timeouts and limits shares one pool.
+        """
+        return (self.proxy, _timeout_key(self.timeout), self.max_connections)
+
+    @property
+    def idle_timeout(self) -> float | None:
+        return self.stream_idle_timeout if self.stream_idle_timeout is not None else self.timeout.read
+
+
+def normalize_base_url(url: str) -> str:
+    """Validate and normalise a base URL: only http(s), no trailing slash."""
+    text = url.strip()
+    parts = urlsplit(text)
+    if parts.scheme not in ("http", "https") or not parts.netloc:
+        raise LunosConfigError(
+            f"base_url must be an http:// or https:// URL such as {DEFAULT_BASE_URL!r}, "
+            f"got {url!r} (argument base_url or environment variable {BASE_URL_ENV})"
+        )
+    return text.rstrip("/")
+
+
+def coerce_timeout(timeout: TimeoutTypes) -> httpx.Timeout:
+    """Accept seconds or an ``httpx.Timeout``; ``None`` means the default, not "no timeout"."""
+    if timeout is None:
+        return httpx.Timeout(DEFAULT_TIMEOUT)
+    if isinstance(timeout, httpx.Timeout):
+        return timeout
+    if isinstance(timeout, bool) or not isinstance(timeout, (int, float)) or timeout <= 0:
+        raise LunosConfigError(f"timeout must be a positive number of seconds, got {timeout!r}")
+    return httpx.Timeout(float(timeout))
+
+
+def resolve_api_key(api_key: str | SecretStr | None) -> SecretStr:
+    """The key from the argument, else ``LUNOS_API_KEY``; a clear error when neither is set."""
+    if isinstance(api_key, SecretStr):
+        value = api_key.get_secret_value()
+    else:
+        value = api_key if api_key is not None else os.environ.get(API_KEY_ENV, "")
+    value = value.strip()
+    if not value:
+        raise LunosConfigError(
+            f"No Lunos API key: pass api_key=... or set the {API_KEY_ENV} environment variable "
+            "(for offline tests, use lunos_integrations.testing.LocalLunosServer)."
+        )
+    return SecretStr(value)
+
+
+def resolve_config(
+    *,
+    api_key: str | SecretStr | None = None,
+    base_url: str | None = None,
+    app_id: str | None = None,
+    default_headers: Mapping[str, str] | None = None,
+    timeout: TimeoutTypes = None,
+    max_retries: int | None = None,
+    proxy: str | None = None,
+    stream_idle_timeout: float | None = None,
+    max_retry_wait: float | None = None,
+    retry_backoff: float | None = None,
+    max_connections: int | None = None,
+) -> LunosConfig:
+    """Build a :class:`LunosConfig` from arguments, falling back to environment variables."""
+    retries = DEFAULT_MAX_RETRIES if max_retries is None else max_retries
+    if isinstance(retries, bool) or not isinstance(retries, int) or retries < 0:
+        raise LunosConfigError(f"max_retries must be an integer >= 0, got {max_retries!r}")
+    if stream_idle_timeout is not None and stream_idle_timeout <= 0:
+        raise LunosConfigError(
+            f"stream_idle_timeout must be a positive number of seconds, got {stream_idle_timeout!r}"
+        )
+    app = app_id if app_id is not None else os.environ.get(APP_ID_ENV) or None
+    headers = tuple(sorted((str(k), str(v)) for k, v in (default_headers or {}).items()))
+    for name, _ in headers:
+        if name.lower() in ("authorization", "x-api-key"):
+            raise LunosConfigError(
+                "default_headers must not carry credentials; pass api_key=... instead "
+                "so the key stays secret"
+            )
+    return LunosConfig(
+        api_key=resolve_api_key(api_key),
+        base_url=normalize_base_url(base_url or os.environ.get(BASE_URL_ENV) or DEFAULT_BASE_URL),
+        app_id=app,
+        default_headers=headers,
+        timeout=coerce_timeout(timeout),
+        max_retries=retries,
+        max_retry_wait=DEFAULT_MAX_RETRY_WAIT if max_retry_wait is None else max_retry_wait,
+        retry_backoff=DEFAULT_RETRY_BACKOFF if retry_backoff is None else retry_backoff,
+        proxy=proxy,
+        stream_idle_timeout=stream_idle_timeout,
+        max_connections=100 if max_connections is None else max_connections,
+    )

@@ -1,0 +1,495 @@
+"""The HTTP transport: auth, headers, retries, error mapping and event streams.
+
+Both frameworks send every request through :class:`Transport`. It knows HTTP and the two
+stream framings (chat-completions ``data: [DONE]`` and Anthropic ``event: message_stop``),
+but nothing about chat semantics, which live in :mod:`lunos_integrations.wire`.
+
+Sync and async paths share every decision (what to retry, how to read an event, which
+error to raise); only the lines that do I/O differ.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import time
+from collections.abc import AsyncIterator, Iterator, Mapping
+from dataclasses import dataclass
+from typing import Any, Literal
+
+import httpx
+
+from .._version import __version__
+from ..config import LunosConfig
+from ..errors import (
+    APIConnectionError,
+    APIResponseValidationError,
+    APIStatusError,
+    APITimeoutError,
+    LunosError,
+    StreamIdleTimeoutError,
+    StreamTruncatedError,
+    error_from_response,
+    error_from_stream_event,
+)
+from .pools import POOLS
+from .retry import retry_delay, should_retry_status
+from .sse import SSEEvent, SSEParser
+
+logger = logging.getLogger("lunos_integrations")
+
+USER_AGENT = f"lunos-integrations/{__version__}"
+StreamKind = Literal["chat", "messages"]
+_REQUEST_ID_HEADERS = ("x-request-id", "request-id", "x-lunos-request-id")
+_DUMPS = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
+_LOADS = json.loads
+
+
+@dataclass(slots=True)
+class JSONResponse:
+    """A successful response: decoded JSON plus what callers may want to surface."""
+
+    status_code: int
+    data: Any
+    headers: httpx.Headers
+    request_id: str | None
+
+
+@dataclass(slots=True)
+class StreamEvent:
+    """One decoded stream event; ``event`` is the SSE event name (Anthropic) or ``None``."""
+
+    event: str | None
+    data: Any
+
+
+def request_id_of(headers: Mapping[str, str]) -> str | None:
+    for name in _REQUEST_ID_HEADERS:
+        value = headers.get(name)
+        if value:
+            return value
+    return None
+
+
+def encode_body(body: Any) -> bytes:
+    return _DUMPS(body).encode("utf-8")
+
+
+def decode_json_body(response: httpx.Response, content: bytes) -> Any:
+    """The JSON of a 2xx body, or a typed error naming what actually came back."""
+    rid = request_id_of(response.headers)
+    text = content.decode("utf-8", errors="replace")
+    ctype = response.headers.get("content-type", "")
+    if not text.strip():
+        raise APIResponseValidationError(
+            f"Lunos returned status {response.status_code} with an empty body "
+            "where JSON was expected",
+            status_code=response.status_code,
+            request_id=rid,
+        )
+    try:
+        return _LOADS(text)
+    except ValueError:
+        excerpt = " ".join(text.split())[:200]
+        kind = "an HTML page" if "html" in ctype or text.lstrip().startswith("<") else "non-JSON"
+        raise APIResponseValidationError(
+            f"Lunos returned status {response.status_code} with {kind} "
+            f"(content-type {ctype or 'missing'}) where JSON was expected: {excerpt!r}. "
+            "A proxy or wrong base_url is the usual cause.",
+            status_code=response.status_code,
+            body_excerpt=excerpt,
+            request_id=rid,
+        ) from None
+
+
+def _connection_error(exc: httpx.TransportError, url: str) -> APIConnectionError:
+    if isinstance(exc, httpx.TimeoutException):
+        return APITimeoutError(f"Request to {url} timed out ({type(exc).__name__}).", url=url)
+    return APIConnectionError(
+        f"Could not reach {url}: {type(exc).__name__}: {exc}. "
+        "Check the network, base_url and any proxy settings.",
+        url=url,
+    )
+
+
+class _StreamState:
+    """Per-stream decisions shared by the sync and async readers."""
+
+    __slots__ = ("finished", "kind", "request_id", "yielded")
+
+    def __init__(self, kind: StreamKind, request_id: str | None) -> None:
+        self.kind = kind
+        self.request_id = request_id
+        self.finished = False
+        self.yielded = False
+
+    def decode(self, ev: SSEEvent) -> StreamEvent | None:
+        """Turn one SSE event into a payload, or ``None`` for terminators and pings."""
+        data = ev.data
+        if self.kind == "chat" and data == "[DONE]":
+            self.finished = True
+            return None
+        try:
+            obj = _LOADS(data)
+        except ValueError:
+            raise APIResponseValidationError(
+                f"malformed JSON in a stream event: {data[:200]!r}",
+                status_code=200,
+                body_excerpt=data[:200],
+                request_id=self.request_id,
+            ) from None
+        if self.kind == "chat":
+            if type(obj) is dict and "error" in obj and not obj.get("choices"):
+                raise error_from_stream_event(obj, request_id=self.request_id)
+            return StreamEvent(ev.event, obj)
+        name = ev.event or (obj.get("type") if type(obj) is dict else None)
+        if name == "error":
+            raise error_from_stream_event(obj, request_id=self.request_id)
+        if name == "ping":
+            return None
+        if name == "message_stop":
+            self.finished = True
+        return StreamEvent(name, obj)
+
+    def end(self, parser: SSEParser) -> list[SSEEvent]:
+        try:
+            return parser.close()
+        except UnicodeDecodeError:
+            raise self.truncated("it ended inside a UTF-8 character") from None
+
+    def truncated(self, why: str) -> StreamTruncatedError:
+        terminator = "data: [DONE]" if self.kind == "chat" else "event: message_stop"
+        return StreamTruncatedError(
+            f"The Lunos stream ended before its terminator ({terminator}): {why}. "
+            "The answer is incomplete and was not returned as complete."
+        )
+
+    def broken(self, exc: httpx.TransportError, idle: float | None) -> LunosError:
+        if isinstance(exc, httpx.ReadTimeout):
+            return StreamIdleTimeoutError(
+                f"The Lunos stream sent nothing for {idle} s (stream_idle_timeout); "
+                "the connection was closed."
+            )
+        if isinstance(exc, httpx.TimeoutException):
+            return APITimeoutError(f"The Lunos stream timed out ({type(exc).__name__}).")
+        return self.truncated(f"the connection broke ({type(exc).__name__}: {exc})")
+
+
+class Transport:
+    """Sends requests for one :class:`LunosConfig`, over shared connection pools.
+
+    ``http_client`` / ``http_async_client`` may be injected (e.g. with a mock transport or
+    custom TLS); injected clients are used as they are and never closed by us.
+    """
+
+    def __init__(
+        self,
+        config: LunosConfig,
+        *,
+        http_client: httpx.Client | None = None,
+        http_async_client: httpx.AsyncClient | None = None,
+    ) -> None:
+        self.config = config
+        self._http_client = http_client
+        self._http_async_client = http_async_client
+        self._lease: tuple[Any, ...] | None = POOLS.lease(config)
+        headers = {
+            "Authorization": f"Bearer {config.api_key.get_secret_value()}",
+            "Content-Type": "application/json",
+            "User-Agent": USER_AGENT,
+        }
+        if config.app_id:
+            headers["X-App-ID"] = config.app_id
+        headers.update(dict(config.default_headers))
+        self._base_headers = headers
+        idle = config.idle_timeout
+        t = config.timeout
+        self._stream_timeout = httpx.Timeout(connect=t.connect, read=idle, write=t.write, pool=t.pool)
+
+    def __repr__(self) -> str:
+        return f"Transport(base_url={self.config.base_url!r}, app_id={self.config.app_id!r})"
+
+    # ------------------------------------------------------------------ lifecycle
+
+    def close(self) -> None:
+        """Return this transport's lease on the shared pool (closing it if it was the last)."""
+        if self._lease is not None:
+            key, self._lease = self._lease, None
+            POOLS.release(key)
+
+    async def aclose(self) -> None:
+        if self._lease is not None:
+            key, self._lease = self._lease, None
+            for client in POOLS.release(key):
+                await client.aclose()
+
+    def __enter__(self) -> Transport:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    async def __aenter__(self) -> Transport:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.aclose()
+
+    @property
+    def sync_client(self) -> httpx.Client:
+        return self._http_client or POOLS.sync_client(self.config)
+
+    @property
+    def async_client(self) -> httpx.AsyncClient:
+        return self._http_async_client or POOLS.async_client(self.config)
+
+    # ------------------------------------------------------------------ building
+
+    def url(self, path: str) -> str:
+        return self.config.base_url + path
+
+    def _build(
+        self,
+        client: httpx.Client | httpx.AsyncClient,
+        method: str,
+        path: str,
+        body: Any,
+        params: Mapping[str, str] | None,
+        headers: Mapping[str, str] | None,
+        stream: bool,
+    ) -> httpx.Request:
+        h = dict(self._base_headers)
+        h["Accept"] = "text/event-stream" if stream else "application/json"
+        if headers:
+            h.update(headers)
+        content = encode_body(body) if body is not None else None
+        if content is None:
+            del h["Content-Type"]
+        extensions = {"timeout": self._stream_timeout.as_dict()} if stream else None
+        return client.build_request(
+            method, self.url(path), content=content, params=params, headers=h,
+            extensions=extensions,
+        )
+
+    def _retry_wait(self, attempt: int, headers: Mapping[str, str] | None) -> float:
+        return retry_delay(
+            attempt, headers, backoff=self.config.retry_backoff, cap=self.config.max_retry_wait
+        )
+
+    def _status_error(self, response: httpx.Response, content: bytes) -> APIStatusError:
+        return error_from_response(
+            response.status_code,
+            content,
+            response.headers,
+            request_id=request_id_of(response.headers),
+        )
+
+    def _log(self, method: str, path: str, status: object, attempt: int, started: float) -> None:
+        if logger.isEnabledFor(logging.DEBUG):
+            logger.debug(
+                "%s %s -> %s (attempt %d, %.3f s)",
+                method, path, status, attempt + 1, time.perf_counter() - started,
+            )
+
+    # ------------------------------------------------------------------ sync
+
+    def _send_sync(
+        self, method: str, path: str, body: Any, params: Mapping[str, str] | None,
+        headers: Mapping[str, str] | None, stream: bool,
+    ) -> httpx.Response:
+        """Send with retries; returns an open 2xx response whose body is not read yet."""
+        client = self.sync_client
+        attempt = 0
+        while True:
+            started = time.perf_counter()
+            request = self._build(client, method, path, body, params, headers, stream)
+            try:
+                response = client.send(request, stream=True)
+            except httpx.TransportError as exc:
+                self._log(method, path, type(exc).__name__, attempt, started)
+                if attempt >= self.config.max_retries:
+                    raise _connection_error(exc, self.url(path)) from exc
+                time.sleep(self._retry_wait(attempt, None))
+                attempt += 1
+                continue
+            self._log(method, path, response.status_code, attempt, started)
+            if response.status_code < 400:
+                return response
+            try:
+                content = response.read()
+            except httpx.TransportError:
+                content = b""
+            finally:
+                response.close()
+            if attempt < self.config.max_retries and should_retry_status(
+                response.status_code, response.headers
+            ):
+                time.sleep(self._retry_wait(attempt, response.headers))
+                attempt += 1
+                continue
+            raise self._status_error(response, content)
+
+    def request(
+        self,
+        method: str,
+        path: str,
+        *,
+        body: Any = None,
+        params: Mapping[str, str] | None = None,
+        headers: Mapping[str, str] | None = None,
+    ) -> JSONResponse:
+        """Send one JSON request (with retries) and decode the JSON answer."""
+        response = self._send_sync(method, path, body, params, headers, False)
+        try:
+            content = response.read()
+        except httpx.TransportError as exc:
+            raise _connection_error(exc, self.url(path)) from exc
+        finally:
+            response.close()
+        data = decode_json_body(response, content)
+        return JSONResponse(
+            response.status_code, data, response.headers, request_id_of(response.headers)
+        )
+
+    def stream(
+        self,
+        path: str,
+        body: Any,
+        *,
+        kind: StreamKind,
+        headers: Mapping[str, str] | None = None,
+    ) -> Iterator[StreamEvent]:
+        """Yield decoded events of an SSE stream until its terminator.
+
+        Raises :class:`StreamTruncatedError` when the stream ends early,
+        :class:`StreamIdleTimeoutError` when it goes silent, and the typed status error
+        when an error event arrives. Closing the iterator early closes the connection.
+        """
+        response = self._send_sync("POST", path, body, None, headers, True)
+        state = _StreamState(kind, request_id_of(response.headers))
+        parser = SSEParser()
+        try:
+            _check_stream_response(response)
+            try:
+                for chunk in response.iter_bytes():
+                    for ev in parser.feed(chunk):
+                        out = state.decode(ev)
+                        if out is not None:
+                            yield out
+                        if state.finished:
+                            return
+            except httpx.TransportError as exc:
+                raise state.broken(exc, self.config.idle_timeout) from exc
+            for ev in state.end(parser):
+                out = state.decode(ev)
+                if out is not None:
+                    yield out
+            if not state.finished:
+                raise state.truncated("the connection closed")
+        finally:
+            response.close()
+
+    # ------------------------------------------------------------------ async
+
+    async def _send_async(
+        self, method: str, path: str, body: Any, params: Mapping[str, str] | None,
+        headers: Mapping[str, str] | None, stream: bool,
+    ) -> httpx.Response:
+        client = self.async_client
+        attempt = 0
+        while True:
+            started = time.perf_counter()
+            request = self._build(client, method, path, body, params, headers, stream)
+            try:
+                response = await client.send(request, stream=True)
+            except httpx.TransportError as exc:
+                self._log(method, path, type(exc).__name__, attempt, started)
+                if attempt >= self.config.max_retries:
+                    raise _connection_error(exc, self.url(path)) from exc
+                await asyncio.sleep(self._retry_wait(attempt, None))
+                attempt += 1
+                continue
+            self._log(method, path, response.status_code, attempt, started)
+            if response.status_code < 400:
+                return response
+            try:
+                content = await response.aread()
+            except httpx.TransportError:
+                content = b""
+            finally:
+                await response.aclose()
+            if attempt < self.config.max_retries and should_retry_status(
+                response.status_code, response.headers
+            ):
+                await asyncio.sleep(self._retry_wait(attempt, response.headers))
+                attempt += 1
+                continue
+            raise self._status_error(response, content)
+
+    async def arequest(
+        self,
+        method: str,
+        path: str,
+        *,
+        body: Any = None,
+        params: Mapping[str, str] | None = None,
+        headers: Mapping[str, str] | None = None,
+    ) -> JSONResponse:
+        response = await self._send_async(method, path, body, params, headers, False)
+        try:
+            content = await response.aread()
+        except httpx.TransportError as exc:
+            raise _connection_error(exc, self.url(path)) from exc
+        finally:
+            await response.aclose()
+        data = decode_json_body(response, content)
+        return JSONResponse(
+            response.status_code, data, response.headers, request_id_of(response.headers)
+        )
+
+    async def astream(
+        self,
+        path: str,
+        body: Any,
+        *,
+        kind: StreamKind,
+        headers: Mapping[str, str] | None = None,
+    ) -> AsyncIterator[StreamEvent]:
+        response = await self._send_async("POST", path, body, None, headers, True)
+        state = _StreamState(kind, request_id_of(response.headers))
+        parser = SSEParser()
+        try:
+            _check_stream_response(response)
+            try:
+                async for chunk in response.aiter_bytes():
+                    for ev in parser.feed(chunk):
+                        out = state.decode(ev)
+                        if out is not None:
+                            yield out
+                        if state.finished:
+                            return
+            except httpx.TransportError as exc:
+                raise state.broken(exc, self.config.idle_timeout) from exc
+            for ev in state.end(parser):
+                out = state.decode(ev)
+                if out is not None:
+                    yield out
+            if not state.finished:
+                raise state.truncated("the connection closed")
+        finally:
+            await response.aclose()
+
+
+def _check_stream_response(response: httpx.Response) -> None:
+    """A 2xx answer to a stream request must be an event stream, not a JSON or HTML page."""
+    ctype = response.headers.get("content-type", "")
+    if not ctype or "text/event-stream" in ctype:
+        return
+    raise APIResponseValidationError(
+        f"Lunos answered a streaming request with status {response.status_code} and "
+        f"content-type {ctype!r} instead of text/event-stream. A proxy or a wrong base_url "
+        "is the usual cause.",
+        status_code=response.status_code,
+        request_id=request_id_of(response.headers),
+    )

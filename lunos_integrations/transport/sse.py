@@ -1,0 +1,102 @@
+"""Incremental server-sent-events parser.
+
+Bytes arrive in arbitrary pieces: a JSON object, a line ending (CR LF split in two) or a
+multi-byte UTF-8 character may be cut anywhere. The parser keeps the undecided tail and
+only emits complete events, following the WHATWG event-stream rules: LF, CRLF and CR line
+endings, several ``data:`` lines joined with ``\\n``, ``event:`` / ``id:`` fields, comment
+lines starting with ``:`` ignored, one optional space after the colon removed.
+
+It is on the per-chunk hot path of every stream, so it works on whole lines with
+``str.split`` rather than character by character.
+"""
+
+from __future__ import annotations
+
+import codecs
+from dataclasses import dataclass
+
+
+@dataclass(slots=True)
+class SSEEvent:
+    """One dispatched event. ``event`` is ``None`` when no ``event:`` field was given."""
+
+    data: str
+    event: str | None = None
+    id: str | None = None
+
+
+class SSEParser:
+    """Feed bytes with :meth:`feed`; it returns the events completed by those bytes."""
+
+    __slots__ = ("_buffer", "_data", "_decoder", "_event", "_id", "_pending_cr")
+
+    def __init__(self) -> None:
+        self._decoder = codecs.getincrementaldecoder("utf-8")(errors="strict")
+        self._buffer = ""
+        self._pending_cr = False
+        self._data: list[str] = []
+        self._event: str | None = None
+        self._id: str | None = None
+
+    def feed(self, chunk: bytes) -> list[SSEEvent]:
+        return self._feed_text(self._decoder.decode(chunk))
+
+    def _feed_text(self, text: str) -> list[SSEEvent]:
+        if not text:
+            return []
+        if self._pending_cr:
+            # A CR ended the previous piece; a LF starting this one belongs to it.
+            if text[0] == "\n":
+                text = text[1:]
+            self._pending_cr = False
+        if "\r" in text:
+            if text[-1] == "\r":
+                self._pending_cr = True
+            text = text.replace("\r\n", "\n").replace("\r", "\n")
+        buffer = self._buffer + text
+        if "\n" not in buffer:
+            self._buffer = buffer
+            return []
+        lines = buffer.split("\n")
+        self._buffer = lines.pop()
+        events: list[SSEEvent] = []
+        for line in lines:
+            if not line:
+                if self._data:
+                    events.append(SSEEvent("\n".join(self._data), self._event, self._id))
+                self._data = []
+                self._event = None
+                continue
+            if line[0] == ":":
+                continue
+            name, sep, value = line.partition(":")
+            if sep and value[:1] == " ":
+                value = value[1:]
+            if name == "data":
+                self._data.append(value)
+            elif name == "event":
+                self._event = value
+            elif name == "id":
+                if "\0" not in value:
+                    self._id = value
+            # "retry" and unknown fields are ignored, as the spec says.
+        return events
+
+    def close(self) -> list[SSEEvent]:
+        """Flush at end of stream: a final event without its blank line is still emitted.
+
+        The spec would discard it; we emit it so the caller can decide (a terminator that
+        arrived without the final blank line still proves the stream completed). A
+        multi-byte character cut by the end of the stream raises ``UnicodeDecodeError``.
+        """
+        self._decoder.decode(b"", final=True)
+        events: list[SSEEvent] = []
+        if self._buffer:
+            line = self._buffer
+            self._buffer = ""
+            events.extend(self._feed_text(line + "\n"))
+        if self._data:
+            events.append(SSEEvent("\n".join(self._data), self._event, self._id))
+            self._data = []
+            self._event = None
+        return events
