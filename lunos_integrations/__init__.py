@@ -14,19 +14,24 @@ from typing import TYPE_CHECKING, Any
 from ._version import __version__
 
 if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs only
-    from .catalog import ModelInfo, alist_models, list_models
-    from .client import LunosClient
-    from .config import LunosConfig
-    from .errors import (
-        APIConnectionError,
-        APIStatusError,
-        APITimeoutError,
-        AuthenticationError,
-        LunosError,
-        RateLimitError,
-    )
-    from .langchain import ChatLunos, LunosEmbeddings
-    from .llama_index import LunosEmbedding, LunosLLM
+    from .catalog import ModelInfo as ModelInfo
+    from .catalog import aget_balance as aget_balance
+    from .catalog import alist_models as alist_models
+    from .catalog import get_balance as get_balance
+    from .catalog import list_models as list_models
+    from .client import LunosClient as LunosClient
+    from .config import LunosConfig as LunosConfig
+    from .errors import APIConnectionError as APIConnectionError
+    from .errors import APIStatusError as APIStatusError
+    from .errors import APITimeoutError as APITimeoutError
+    from .errors import AuthenticationError as AuthenticationError
+    from .errors import LunosError as LunosError
+    from .errors import RateLimitError as RateLimitError
+    from .langchain import ChatLunos as ChatLunos
+    from .langchain import LunosEmbeddings as LunosEmbeddings
+    from .llama_index import LunosEmbedding as LunosEmbedding
+    from .llama_index import LunosLLM as LunosLLM
+    from .usage import track_usage as track_usage
 
 # public name -> module that defines it
 _LAZY: dict[str, str] = {

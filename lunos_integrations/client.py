@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import AsyncIterator, Callable, Iterator, Mapping
-from typing import Any, Literal
+from typing import Any, Literal, cast
 
 import httpx
 from pydantic import SecretStr
@@ -60,7 +60,7 @@ def check_api(api: str) -> Api:
         raise LunosInputError(
             f"api must be 'chat_completions' or 'messages', got {api!r}", param="api"
         )
-    return api  # type: ignore[return-value]
+    return cast(Api, api)
 
 
 def _is_model_unavailable(error: APIStatusError) -> bool:
@@ -176,13 +176,16 @@ class LunosClient:
             listener(model, self.config.app_id, usage)
 
     def _fallback(self, request: ChatRequest, error: APIStatusError) -> ChatRequest | None:
-        if request.fallback_model and request.fallback_model != request.model:
-            if _is_model_unavailable(error):
-                return dataclasses.replace(request, model=request.fallback_model)
+        fallback = request.fallback_model
+        if fallback and fallback != request.model and _is_model_unavailable(error):
+            return dataclasses.replace(request, model=fallback)
         return None
 
     def chat(
-        self, request: ChatRequest, *, api: Api = "chat_completions",
+        self,
+        request: ChatRequest,
+        *,
+        api: Api = "chat_completions",
         headers: Mapping[str, str] | None = None,
     ) -> ChatResult:
         """One non-streamed chat call. Retries happen in the transport, never here."""
@@ -202,7 +205,10 @@ class LunosClient:
         return result
 
     async def achat(
-        self, request: ChatRequest, *, api: Api = "chat_completions",
+        self,
+        request: ChatRequest,
+        *,
+        api: Api = "chat_completions",
         headers: Mapping[str, str] | None = None,
     ) -> ChatResult:
         path, base = self._route(api)
@@ -228,7 +234,10 @@ class LunosClient:
         return lambda ev: decode_chunk(ev.data)
 
     def stream_chat(
-        self, request: ChatRequest, *, api: Api = "chat_completions",
+        self,
+        request: ChatRequest,
+        *,
+        api: Api = "chat_completions",
         headers: Mapping[str, str] | None = None,
     ) -> Iterator[ChatDelta]:
         """Yield neutral deltas as they arrive; raises instead of ever ending short."""
@@ -237,7 +246,9 @@ class LunosClient:
         body = self.encode(request, api)
         decode = self._stream_decoder(api)
         events = self.transport.stream(
-            path, body, kind="messages" if api == "messages" else "chat",
+            path,
+            body,
+            kind="messages" if api == "messages" else "chat",
             headers=self._headers(base, headers),
         )
         started = False
@@ -261,7 +272,10 @@ class LunosClient:
                 close()
 
     async def astream_chat(
-        self, request: ChatRequest, *, api: Api = "chat_completions",
+        self,
+        request: ChatRequest,
+        *,
+        api: Api = "chat_completions",
         headers: Mapping[str, str] | None = None,
     ) -> AsyncIterator[ChatDelta]:
         path, base = self._route(api)
@@ -269,7 +283,9 @@ class LunosClient:
         body = self.encode(request, api)
         decode = self._stream_decoder(api)
         events = self.transport.astream(
-            path, body, kind="messages" if api == "messages" else "chat",
+            path,
+            body,
+            kind="messages" if api == "messages" else "chat",
             headers=self._headers(base, headers),
         )
         started = False

@@ -85,7 +85,9 @@ class LunosConfig:
 
     @property
     def idle_timeout(self) -> float | None:
-        return self.stream_idle_timeout if self.stream_idle_timeout is not None else self.timeout.read
+        return (
+            self.stream_idle_timeout if self.stream_idle_timeout is not None else self.timeout.read
+        )
 
 
 def normalize_base_url(url: str) -> str:

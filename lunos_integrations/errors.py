@@ -43,7 +43,9 @@ class LunosInputError(LunosError, ValueError):
 class APIConnectionError(LunosError):
     """The server could not be reached, or the connection broke."""
 
-    def __init__(self, message: str = "Could not connect to the Lunos API.", *, url: str = "") -> None:
+    def __init__(
+        self, message: str = "Could not connect to the Lunos API.", *, url: str = ""
+    ) -> None:
         super().__init__(message)
         self.url = url
 

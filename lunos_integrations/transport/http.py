@@ -205,7 +205,9 @@ class Transport:
         self._base_headers = headers
         idle = config.idle_timeout
         t = config.timeout
-        self._stream_timeout = httpx.Timeout(connect=t.connect, read=idle, write=t.write, pool=t.pool)
+        self._stream_timeout = httpx.Timeout(
+            connect=t.connect, read=idle, write=t.write, pool=t.pool
+        )
 
     def __repr__(self) -> str:
         return f"Transport(base_url={self.config.base_url!r}, app_id={self.config.app_id!r})"
@@ -268,7 +270,11 @@ class Transport:
             del h["Content-Type"]
         extensions = {"timeout": self._stream_timeout.as_dict()} if stream else None
         return client.build_request(
-            method, self.url(path), content=content, params=params, headers=h,
+            method,
+            self.url(path),
+            content=content,
+            params=params,
+            headers=h,
             extensions=extensions,
         )
 
@@ -289,14 +295,23 @@ class Transport:
         if logger.isEnabledFor(logging.DEBUG):
             logger.debug(
                 "%s %s -> %s (attempt %d, %.3f s)",
-                method, path, status, attempt + 1, time.perf_counter() - started,
+                method,
+                path,
+                status,
+                attempt + 1,
+                time.perf_counter() - started,
             )
 
     # ------------------------------------------------------------------ sync
 
     def _send_sync(
-        self, method: str, path: str, body: Any, params: Mapping[str, str] | None,
-        headers: Mapping[str, str] | None, stream: bool,
+        self,
+        method: str,
+        path: str,
+        body: Any,
+        params: Mapping[str, str] | None,
+        headers: Mapping[str, str] | None,
+        stream: bool,
     ) -> httpx.Response:
         """Send with retries; returns an open 2xx response whose body is not read yet."""
         client = self.sync_client
@@ -393,8 +408,13 @@ class Transport:
     # ------------------------------------------------------------------ async
 
     async def _send_async(
-        self, method: str, path: str, body: Any, params: Mapping[str, str] | None,
-        headers: Mapping[str, str] | None, stream: bool,
+        self,
+        method: str,
+        path: str,
+        body: Any,
+        params: Mapping[str, str] | None,
+        headers: Mapping[str, str] | None,
+        stream: bool,
     ) -> httpx.Response:
         client = self.async_client
         attempt = 0

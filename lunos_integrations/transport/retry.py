@@ -54,5 +54,5 @@ def retry_delay(
         if asked is not None:
             return min(asked, cap)
     step = min(cap, backoff * (2**attempt))
-    r = (rng or random).random()
+    r: float = (rng or random).random()
     return step * (0.5 + 0.5 * r)

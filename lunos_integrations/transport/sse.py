@@ -76,9 +76,8 @@ class SSEParser:
                 self._data.append(value)
             elif name == "event":
                 self._event = value
-            elif name == "id":
-                if "\0" not in value:
-                    self._id = value
+            elif name == "id" and "\0" not in value:
+                self._id = value
             # "retry" and unknown fields are ignored, as the spec says.
         return events
 

@@ -1,0 +1,76 @@
+"""The incremental SSE parser against every framing rule, with bytes cut at every position."""
+
+from __future__ import annotations
+
+import pytest
+
+from lunos_integrations.transport.sse import SSEEvent, SSEParser
+
+
+def parse_in_pieces(raw: bytes, size: int) -> list[SSEEvent]:
+    parser = SSEParser()
+    events: list[SSEEvent] = []
+    for i in range(0, len(raw), size):
+        events.extend(parser.feed(raw[i : i + size]))
+    events.extend(parser.close())
+    return events
+
+
+STREAM = (
+    b'event: message_start\r\ndata: {"a":\r\ndata: 1}\r\n\r\n'
+    b": keep-alive comment\r"
+    b"id: 7\rdata: caf\xc3\xa9 \xe2\x9c\x93\r\r"
+    b"data:no-space\n\n"
+    b"data: [DONE]\n\n"
+)
+EXPECTED = [
+    SSEEvent('{"a":\n1}', "message_start", None),
+    SSEEvent("café ✓", None, "7"),
+    SSEEvent("no-space", None, "7"),
+    SSEEvent("[DONE]", None, "7"),
+]
+
+
+@pytest.mark.parametrize("size", [1, 2, 3, 5, 7, 64, 10_000])
+def test_any_split_gives_the_same_events(size: int) -> None:
+    assert parse_in_pieces(STREAM, size) == EXPECTED
+
+
+def test_every_single_cut_position() -> None:
+    for cut in range(1, len(STREAM)):
+        parser = SSEParser()
+        events = parser.feed(STREAM[:cut]) + parser.feed(STREAM[cut:]) + parser.close()
+        assert events == EXPECTED, cut
+
+
+def test_lf_crlf_and_cr_framings_are_equivalent() -> None:
+    body = "data: x\n\ndata: y\n\n"
+    for ending in ("\n", "\r\n", "\r"):
+        raw = body.replace("\n", ending).encode()
+        assert [e.data for e in parse_in_pieces(raw, 1)] == ["x", "y"], repr(ending)
+
+
+def test_comment_only_and_blank_events_dispatch_nothing() -> None:
+    assert parse_in_pieces(b": ping\n\n\n\n: another\n\n", 3) == []
+
+
+def test_event_field_resets_between_events_but_id_persists() -> None:
+    events = parse_in_pieces(b"event: a\nid: 1\ndata: 1\n\ndata: 2\n\n", 4)
+    assert events == [SSEEvent("1", "a", "1"), SSEEvent("2", None, "1")]
+
+
+def test_final_event_without_blank_line_is_flushed_on_close() -> None:
+    parser = SSEParser()
+    assert parser.feed(b"data: [DONE]") == []
+    assert parser.close() == [SSEEvent("[DONE]")]
+
+
+def test_stream_cut_inside_a_utf8_character_raises_on_close() -> None:
+    parser = SSEParser()
+    parser.feed("data: é".encode()[:-1])
+    with pytest.raises(UnicodeDecodeError):
+        parser.close()
+
+
+def test_unknown_fields_and_retry_are_ignored() -> None:
+    assert parse_in_pieces(b"retry: 10\nfoo: bar\ndata: z\n\n", 2) == [SSEEvent("z")]

@@ -1,0 +1,249 @@
+"""The transport over real sockets against the local server: headers, retries, errors."""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+import time
+
+import pytest
+
+from lunos_integrations import errors as E
+from lunos_integrations._version import __version__
+from lunos_integrations.testing import LocalLunosServer
+from lunos_integrations.testing.scripting import (
+    Delay,
+    Disconnect,
+    ErrorReply,
+    JSONReply,
+    RawReply,
+)
+from lunos_integrations.transport.pools import POOLS
+
+from .conftest import CHAT_BODY, MakeTransport
+
+
+def test_headers_sent(lunos_server: LocalLunosServer, make_transport: MakeTransport) -> None:
+    t = make_transport(app_id="billing-v2", default_headers={"X-Team": "core"})
+    t.request("POST", "/chat/completions", body=CHAT_BODY, headers={"X-Trace": "abc"})
+    h = lunos_server.requests[-1].headers
+    assert h["authorization"] == f"Bearer {lunos_server.api_key}"
+    assert h["content-type"] == "application/json"
+    assert h["accept"] == "application/json"
+    assert h["user-agent"] == f"lunos-integrations/{__version__}"
+    assert h["x-app-id"] == "billing-v2"
+    assert h["x-team"] == "core" and h["x-trace"] == "abc"
+
+
+def test_no_app_id_header_when_unset(
+    lunos_server: LocalLunosServer, make_transport: MakeTransport, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("LUNOS_APP_ID", raising=False)
+    make_transport().request("GET", "/models")
+    assert "x-app-id" not in lunos_server.requests[-1].headers
+
+
+def test_json_round_trip_and_request_id(
+    lunos_server: LocalLunosServer, make_transport: MakeTransport
+) -> None:
+    lunos_server.enqueue(JSONReply({"ok": "é"}, headers={"x-request-id": "req-42"}))
+    resp = make_transport().request("GET", "/models")
+    assert resp.data == {"ok": "é"} and resp.request_id == "req-42"
+
+
+def test_wrong_key_is_an_authentication_error_without_retry(
+    lunos_server: LocalLunosServer, make_transport: MakeTransport
+) -> None:
+    t = make_transport(api_key="sk-wrong-key-0000")
+    with pytest.raises(E.AuthenticationError) as info:
+        t.request("POST", "/chat/completions", body=CHAT_BODY)
+    assert "LUNOS_API_KEY" in str(info.value)
+    assert "sk-wrong-key-0000" not in str(info.value)
+    assert len(lunos_server.requests) == 1
+
+
+@pytest.mark.parametrize("status", [400, 401, 403, 404, 422])
+def test_client_errors_are_sent_once(
+    status: int, lunos_server: LocalLunosServer, make_transport: MakeTransport
+) -> None:
+    lunos_server.enqueue(ErrorReply(status, {"error": {"message": f"nope {status}"}}))
+    with pytest.raises(E.APIStatusError) as info:
+        make_transport().request("POST", "/chat/completions", body=CHAT_BODY)
+    assert info.value.status_code == status and f"nope {status}" in str(info.value)
+    assert len(lunos_server.requests) == 1
+
+
+@pytest.mark.parametrize("status", [500, 502, 503, 504, 408, 409])
+def test_transient_errors_are_retried_then_succeed(
+    status: int, lunos_server: LocalLunosServer, make_transport: MakeTransport
+) -> None:
+    lunos_server.enqueue(ErrorReply(status))
+    lunos_server.enqueue(ErrorReply(status))
+    resp = make_transport(max_retries=2).request("POST", "/chat/completions", body=CHAT_BODY)
+    assert resp.data["choices"][0]["message"]["content"]
+    assert len(lunos_server.requests) == 3
+
+
+def test_retries_exhausted_raise_the_last_error(
+    lunos_server: LocalLunosServer, make_transport: MakeTransport
+) -> None:
+    for _ in range(3):
+        lunos_server.enqueue(ErrorReply(503))
+    with pytest.raises(E.InternalServerError):
+        make_transport(max_retries=1).request("POST", "/chat/completions", body=CHAT_BODY)
+    assert len(lunos_server.requests) == 2
+
+
+def test_rate_limit_waits_what_the_server_asks(
+    lunos_server: LocalLunosServer, make_transport: MakeTransport
+) -> None:
+    lunos_server.enqueue(ErrorReply(429, headers={"retry-after-ms": "300"}))
+    started = time.monotonic()
+    make_transport().request("POST", "/chat/completions", body=CHAT_BODY)
+    assert time.monotonic() - started >= 0.29
+    assert len(lunos_server.requests) == 2
+
+
+def test_rate_limit_past_max_retries_carries_retry_after(
+    lunos_server: LocalLunosServer, make_transport: MakeTransport
+) -> None:
+    lunos_server.enqueue(ErrorReply(429, headers={"Retry-After": "0"}))
+    lunos_server.enqueue(ErrorReply(429, headers={"Retry-After": "7"}))
+    with pytest.raises(E.RateLimitError) as info:
+        make_transport(max_retries=1).request("POST", "/chat/completions", body=CHAT_BODY)
+    assert info.value.retry_after == 7.0
+
+
+def test_x_should_retry_false_stops_retries(
+    lunos_server: LocalLunosServer, make_transport: MakeTransport
+) -> None:
+    lunos_server.enqueue(ErrorReply(503, headers={"x-should-retry": "false"}))
+    with pytest.raises(E.InternalServerError):
+        make_transport().request("POST", "/chat/completions", body=CHAT_BODY)
+    assert len(lunos_server.requests) == 1
+
+
+def test_reset_before_response_is_retried(
+    lunos_server: LocalLunosServer, make_transport: MakeTransport
+) -> None:
+    lunos_server.enqueue(Disconnect("before_response", reset=True))
+    resp = make_transport().request("POST", "/chat/completions", body=CHAT_BODY)
+    assert resp.status_code == 200
+    assert len(lunos_server.requests) == 2
+
+
+def test_close_after_headers_is_a_connection_error_not_retried(
+    lunos_server: LocalLunosServer, make_transport: MakeTransport
+) -> None:
+    lunos_server.enqueue(Disconnect("after_headers", reset=False))
+    with pytest.raises(E.APIConnectionError):
+        make_transport().request("POST", "/chat/completions", body=CHAT_BODY)
+    assert len(lunos_server.requests) == 1
+
+
+def _closed_port() -> int:
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    port: int = s.getsockname()[1]
+    s.close()
+    return port
+
+
+def test_connection_refused_after_retries(make_transport: MakeTransport) -> None:
+    t = make_transport(base_url=f"http://127.0.0.1:{_closed_port()}/v1", max_retries=1)
+    with pytest.raises(E.APIConnectionError, match="Could not reach"):
+        t.request("GET", "/models")
+
+
+def test_timeout_before_response(
+    lunos_server: LocalLunosServer, make_transport: MakeTransport
+) -> None:
+    lunos_server.enqueue(Delay(1.0))
+    lunos_server.enqueue(Delay(1.0))
+    with pytest.raises(E.APITimeoutError):
+        make_transport(timeout=0.2, max_retries=1).request(
+            "POST", "/chat/completions", body=CHAT_BODY
+        )
+    assert len(lunos_server.requests) == 2
+
+
+@pytest.mark.parametrize(
+    ("body", "ctype", "word"),
+    [
+        (b'{"choices": [', "application/json", "non-JSON"),
+        (b"<html><h1>502 Bad Gateway</h1></html>", "text/html", "HTML"),
+        (b"", "application/json", "empty body"),
+    ],
+)
+def test_bad_success_bodies_are_typed_errors(
+    body: bytes,
+    ctype: str,
+    word: str,
+    lunos_server: LocalLunosServer,
+    make_transport: MakeTransport,
+) -> None:
+    lunos_server.enqueue(RawReply(200, body, content_type=ctype))
+    with pytest.raises(E.APIResponseValidationError, match=word):
+        make_transport().request("POST", "/chat/completions", body=CHAT_BODY)
+
+
+def test_redirect_to_another_origin_drops_authorization(
+    lunos_server: LocalLunosServer, make_transport: MakeTransport
+) -> None:
+    with LocalLunosServer(require_auth=False) as other:
+        lunos_server.enqueue(
+            JSONReply({}, status=307, headers={"Location": other.base_url + "/models"})
+        )
+        resp = make_transport().request("GET", "/models")
+        assert resp.status_code == 200
+        assert other.requests and "authorization" not in other.requests[-1].headers
+
+
+def test_a_thousand_transports_share_one_pool(lunos_server: LocalLunosServer) -> None:
+    from lunos_integrations.config import resolve_config
+    from lunos_integrations.transport.http import Transport
+
+    before = POOLS.stats()["pools"]
+    cfg = resolve_config(api_key="sk-x-123456", base_url=lunos_server.base_url, timeout=17)
+    transports = [Transport(cfg) for _ in range(1000)]
+    clients = {id(t.sync_client) for t in transports}
+    assert len(clients) == 1
+    assert POOLS.stats()["pools"] == before + 1
+    client = transports[0].sync_client
+    for t in transports:
+        t.close()
+    assert client.is_closed
+    assert POOLS.stats()["pools"] == before
+
+
+def test_async_request_and_retry(
+    lunos_server: LocalLunosServer, make_transport: MakeTransport
+) -> None:
+    t = make_transport()
+    lunos_server.enqueue(ErrorReply(502))
+
+    async def main() -> object:
+        resp = await t.arequest("POST", "/chat/completions", body=CHAT_BODY)
+        return resp.data
+
+    data = asyncio.run(main())
+    assert isinstance(data, dict) and data["choices"]
+    assert len(lunos_server.requests) == 2
+
+
+def test_async_clients_survive_asyncio_run_per_call(
+    lunos_server: LocalLunosServer, make_transport: MakeTransport
+) -> None:
+    """A new event loop per call must not hit "Event loop is closed"."""
+    t = make_transport()
+    for _ in range(3):
+        asyncio.run(t.arequest("GET", "/models"))
+    assert len(lunos_server.requests) == 3
+
+
+def test_async_errors_are_typed(
+    lunos_server: LocalLunosServer, make_transport: MakeTransport
+) -> None:
+    lunos_server.enqueue(ErrorReply(404, {"error": {"message": "The model 'x' does not exist"}}))
+    with pytest.raises(E.NotFoundError, match="does not exist"):
+        asyncio.run(make_transport().arequest("POST", "/chat/completions", body=CHAT_BODY))
