@@ -53,6 +53,6 @@ def retry_delay(
         asked = parse_retry_after(headers)
         if asked is not None:
             return min(asked, cap)
-    step = min(cap, backoff * (2**attempt))
+    step = min(cap, backoff * (2.0**attempt))
     r: float = (rng or random).random()
     return step * (0.5 + 0.5 * r)

@@ -75,7 +75,7 @@ class ReasoningPart:
     details: list[dict[str, Any]] | None = None
 
 
-ContentPart = Union[TextPart, ImagePart, FilePart, AudioPart]
+ContentPart = Union[TextPart, ImagePart, FilePart, AudioPart]  # noqa: UP007
 
 
 # --------------------------------------------------------------------------- messages
@@ -127,20 +127,20 @@ class ToolSpec:
 
     name: str
     description: str = ""
-    parameters: dict[str, Any] = field(
-        default_factory=lambda: {"type": "object", "properties": {}}
-    )
+    parameters: dict[str, Any] = field(default_factory=lambda: {"type": "object", "properties": {}})
     strict: bool | None = None
     cache_control: dict[str, Any] | None = None
 
 
-# "auto" | "none" | "required" (any tool) | a tool name (that tool).
-ToolChoice = Union[Literal["auto", "none", "required"], "NamedToolChoice"]
-
-
 @dataclass(slots=True)
 class NamedToolChoice:
+    """Force one specific tool."""
+
     name: str
+
+
+#: "auto" | "none" | "required" (some tool) | a NamedToolChoice (that tool).
+ToolChoice = Union[Literal["auto", "none", "required"], NamedToolChoice]  # noqa: UP007
 
 
 @dataclass(slots=True)
