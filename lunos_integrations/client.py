@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import AsyncIterator, Callable, Iterator, Mapping
-from typing import Any, Literal, cast
+from typing import Any, Literal
 
 import httpx
 from pydantic import SecretStr
@@ -40,6 +40,8 @@ _usage_listeners: list[UsageListener] = []
 #: Fills ``usage.cost`` when the server did not report one (installed by the catalog module).
 CostEstimator = Callable[["LunosClient", str, Usage], "float | None"]
 _cost_estimator: list[CostEstimator] = []
+#: False until the default estimator (catalog prices, :mod:`.pricing`) has been considered.
+_estimator_resolved: list[bool] = [False]
 
 
 def add_usage_listener(listener: UsageListener) -> None:
@@ -48,9 +50,26 @@ def add_usage_listener(listener: UsageListener) -> None:
 
 
 def set_cost_estimator(estimator: CostEstimator | None) -> None:
+    """Replace the cost hook; ``None`` disables computed costs (server costs still pass)."""
+    _estimator_resolved[0] = True
     _cost_estimator.clear()
     if estimator is not None:
         _cost_estimator.append(estimator)
+
+
+def _current_cost_estimator() -> CostEstimator | None:
+    """The cost hook, installing the catalog-price default on first need.
+
+    Lazy so that ``import lunos_integrations`` stays light, yet computed costs work even
+    for users who never import the catalog or pricing modules themselves.
+    """
+    if not _estimator_resolved[0]:
+        _estimator_resolved[0] = True
+        if not _cost_estimator:
+            from .pricing import estimate_call_cost
+
+            _cost_estimator.append(estimate_call_cost)
+    return _cost_estimator[0] if _cost_estimator else None
 
 
 def check_api(api: str) -> Api:
@@ -60,7 +79,7 @@ def check_api(api: str) -> Api:
         raise LunosInputError(
             f"api must be 'chat_completions' or 'messages', got {api!r}", param="api"
         )
-    return cast(Api, api)
+    return api
 
 
 def _is_model_unavailable(error: APIStatusError) -> bool:
@@ -93,6 +112,7 @@ class LunosClient:
         http_client: httpx.Client | None = None,
         http_async_client: httpx.AsyncClient | None = None,
         config: LunosConfig | None = None,
+        gate_parameters: bool = True,
     ) -> None:
         if config is None:
             config = resolve_config(
@@ -106,6 +126,8 @@ class LunosClient:
                 stream_idle_timeout=stream_idle_timeout,
             )
         self.config = config
+        #: Drop optional parameters the model's catalog entry does not list (catalog.gating).
+        self.gate_parameters = gate_parameters
         self.transport = Transport(
             config, http_client=http_client, http_async_client=http_async_client
         )
@@ -144,8 +166,9 @@ class LunosClient:
     @staticmethod
     def encode(request: ChatRequest, api: Api) -> dict[str, Any]:
         """The exact JSON body that would be sent for ``request`` on ``api``."""
-        codec = messages if api == "messages" else chat_completions
-        return codec.encode_request(request)
+        if api == "messages":
+            return messages.encode_request(request)
+        return chat_completions.encode_request(request)
 
     def _headers(
         self, base: dict[str, str] | None, extra: Mapping[str, str] | None
@@ -157,9 +180,9 @@ class LunosClient:
         return merged
 
     def _decode_result(self, api: Api, response: JSONResponse) -> ChatResult:
-        codec = messages if api == "messages" else chat_completions
+        decode = messages.decode_response if api == "messages" else chat_completions.decode_response
         try:
-            result = codec.decode_response(response.data)
+            result = decode(response.data)
         except WireFormatError as exc:
             raise APIResponseValidationError(
                 str(exc), status_code=response.status_code, request_id=response.request_id
@@ -167,13 +190,41 @@ class LunosClient:
         result.request_id = response.request_id
         return result
 
+    def _price_usage(self, model: str, usage: Usage) -> None:
+        """Fill ``usage.cost`` from the catalog when the server did not report it."""
+        if usage.cost is None:
+            estimator = _current_cost_estimator()
+            if estimator is not None:
+                usage.cost = estimator(self, model, usage)
+
+    def _report_usage(self, model: str, usage: Usage) -> None:
+        for listener in tuple(_usage_listeners):
+            listener(model, self.config.app_id, usage)
+
     def _finish_usage(self, model: str, usage: Usage | None) -> None:
         if usage is None:
             return
-        if usage.cost is None and _cost_estimator:
-            usage.cost = _cost_estimator[0](self, model, usage)
-        for listener in tuple(_usage_listeners):
-            listener(model, self.config.app_id, usage)
+        self._price_usage(model, usage)
+        self._report_usage(model, usage)
+
+    def _gate(self, request: ChatRequest, api: Api) -> ChatRequest:
+        """Drop parameters the model does not support (see :mod:`.catalog.gating`)."""
+        if not self.gate_parameters:
+            return request
+        from .catalog.gating import gate_request
+
+        return gate_request(self, request, api)
+
+    async def _agate(self, request: ChatRequest, api: Api) -> ChatRequest:
+        """Async :meth:`_gate`; also warms the catalog so pricing never blocks the loop."""
+        if not self.gate_parameters:
+            from .catalog import alookup_model
+
+            await alookup_model(self, request.model)
+            return request
+        from .catalog.gating import agate_request
+
+        return await agate_request(self, request, api)
 
     def _fallback(self, request: ChatRequest, error: APIStatusError) -> ChatRequest | None:
         fallback = request.fallback_model
@@ -191,6 +242,7 @@ class LunosClient:
         """One non-streamed chat call. Retries happen in the transport, never here."""
         path, base = self._route(api)
         request.stream = False
+        request = self._gate(request, api)
         try:
             response = self.transport.request(
                 "POST", path, body=self.encode(request, api), headers=self._headers(base, headers)
@@ -213,6 +265,7 @@ class LunosClient:
     ) -> ChatResult:
         path, base = self._route(api)
         request.stream = False
+        request = await self._agate(request, api)
         try:
             response = await self.transport.arequest(
                 "POST", path, body=self.encode(request, api), headers=self._headers(base, headers)
@@ -243,6 +296,7 @@ class LunosClient:
         """Yield neutral deltas as they arrive; raises instead of ever ending short."""
         path, base = self._route(api)
         request.stream = True
+        request = self._gate(request, api)
         body = self.encode(request, api)
         decode = self._stream_decoder(api)
         events = self.transport.stream(
@@ -252,6 +306,9 @@ class LunosClient:
             headers=self._headers(base, headers),
         )
         started = False
+        # Priced as soon as it arrives (so the chunk carries its cost), reported to usage
+        # listeners once when the stream ends, even if several chunks repeat usage.
+        usage: Usage | None = None
         try:
             for event in events:
                 delta = decode(event)
@@ -259,7 +316,8 @@ class LunosClient:
                     continue
                 started = True
                 if delta.usage is not None:
-                    self._finish_usage(request.model, delta.usage)
+                    usage = delta.usage
+                    self._price_usage(request.model, usage)
                 yield delta
         except APIStatusError as exc:
             retry = None if started else self._fallback(request, exc)
@@ -270,6 +328,8 @@ class LunosClient:
             close = getattr(events, "close", None)
             if close is not None:
                 close()
+            if usage is not None:
+                self._report_usage(request.model, usage)
 
     async def astream_chat(
         self,
@@ -280,6 +340,7 @@ class LunosClient:
     ) -> AsyncIterator[ChatDelta]:
         path, base = self._route(api)
         request.stream = True
+        request = await self._agate(request, api)
         body = self.encode(request, api)
         decode = self._stream_decoder(api)
         events = self.transport.astream(
@@ -289,6 +350,7 @@ class LunosClient:
             headers=self._headers(base, headers),
         )
         started = False
+        usage: Usage | None = None  # priced on arrival, reported once at the end
         try:
             async for event in events:
                 delta = decode(event)
@@ -296,7 +358,8 @@ class LunosClient:
                     continue
                 started = True
                 if delta.usage is not None:
-                    self._finish_usage(request.model, delta.usage)
+                    usage = delta.usage
+                    self._price_usage(request.model, usage)
                 yield delta
         except APIStatusError as exc:
             retry = None if started else self._fallback(request, exc)
@@ -305,7 +368,11 @@ class LunosClient:
             async for delta in self.astream_chat(retry, api=api, headers=headers):
                 yield delta
         finally:
-            await events.aclose()  # type: ignore[attr-defined]
+            try:
+                await events.aclose()  # type: ignore[attr-defined]
+            finally:
+                if usage is not None:
+                    self._report_usage(request.model, usage)
 
     # ------------------------------------------------------------------ embeddings
 
@@ -318,6 +385,9 @@ class LunosClient:
         return result
 
     async def aembed(self, request: EmbeddingRequest) -> EmbeddingResult:
+        from .catalog import alookup_model
+
+        await alookup_model(self, request.model)  # warm prices; pricing must not block the loop
         response = await self.transport.arequest(
             "POST", "/embeddings", body=embeddings.encode_request(request)
         )

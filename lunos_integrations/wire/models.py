@@ -70,7 +70,10 @@ class ModelInfo:
 
     @property
     def is_embedding_model(self) -> bool:
-        return "text-embedding" in self.capabilities or "embeddings" in self.output_modalities
+        # Lunos has used both spellings for the embedding output modality.
+        return "text-embedding" in self.capabilities or any(
+            m in ("embedding", "embeddings") for m in self.output_modalities
+        )
 
     @property
     def supports_tools(self) -> bool:

@@ -1,0 +1,97 @@
+"""The Lunos model catalog: model facts, prices and the account balance.
+
+Two kinds of API live here:
+
+* **Lookups for the hot path** — :func:`lookup_model` / :func:`alookup_model`. Adapters call
+  them to derive profiles and metadata, the client calls them to gate parameters and to
+  price calls. They are cached per base URL (TTL 10 minutes by default), share one fetch
+  between concurrent callers and **never raise**: when the catalog is unreachable or
+  malformed they return ``None`` after one :class:`LunosCatalogWarning`.
+* **Explicit calls** — :func:`list_models`, :func:`get_balance` and their async twins,
+  which raise typed errors like any other request.
+
+Importing this module performs no I/O.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from ..wire.models import ModelInfo
+from .cache import DEFAULT_NEGATIVE_TTL, DEFAULT_TTL, CatalogCache, LunosCatalogWarning
+from .listing import Balance, aget_balance, alist_models, get_balance, list_models
+from .state import CACHE
+
+if TYPE_CHECKING:
+    from ..client import LunosClient
+
+__all__ = [
+    "CACHE",
+    "DEFAULT_NEGATIVE_TTL",
+    "DEFAULT_TTL",
+    "Balance",
+    "CatalogCache",
+    "LunosCatalogWarning",
+    "ModelInfo",
+    "aget_balance",
+    "alist_models",
+    "alookup_model",
+    "clear_catalog_cache",
+    "configure_catalog_cache",
+    "get_balance",
+    "list_models",
+    "lookup_model",
+    "peek_model",
+]
+
+
+def lookup_model(client: LunosClient, model: str) -> ModelInfo | None:
+    """Catalog facts for ``model`` at ``client``'s base URL, or ``None``; never raises.
+
+    ``None`` means "unknown": the model is not in the catalog, or the catalog is unavailable
+    (then a :class:`LunosCatalogWarning` is issued once per outage). The first call per base
+    URL fetches ``GET /models``; later calls within the TTL are dictionary lookups.
+    """
+    try:
+        models = CACHE.get(client)
+    except Exception:  # defensive: a lookup must never break a chat call
+        return None
+    return models.get(model) if models is not None else None
+
+
+async def alookup_model(client: LunosClient, model: str) -> ModelInfo | None:
+    """Async :func:`lookup_model`: callers in one event loop share a single fetch."""
+    try:
+        models = await CACHE.aget(client)
+    except Exception:  # defensive: a lookup must never break a chat call
+        return None
+    return models.get(model) if models is not None else None
+
+
+def peek_model(client: LunosClient, model: str) -> ModelInfo | None:
+    """Like :func:`lookup_model` but without I/O: only an already-fetched (maybe stale) catalog.
+
+    For code that must not block, e.g. pricing a call from inside a running event loop.
+    """
+    models = CACHE.peek(client.config.base_url)
+    return models.get(model) if models is not None else None
+
+
+def configure_catalog_cache(*, ttl: float | None = None, negative_ttl: float | None = None) -> None:
+    """Change how long catalogs (``ttl``) and failures (``negative_ttl``) are remembered."""
+    for name, value in (("ttl", ttl), ("negative_ttl", negative_ttl)):
+        if value is not None and (
+            isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0
+        ):
+            from ..errors import LunosInputError
+
+            raise LunosInputError(f"{name} must be a number of seconds >= 0", param=name)
+    if ttl is not None:
+        CACHE.ttl = float(ttl)
+    if negative_ttl is not None:
+        CACHE.negative_ttl = float(negative_ttl)
+
+
+def clear_catalog_cache() -> None:
+    """Forget every cached catalog and failure, so the next lookup fetches again."""
+    CACHE.clear()

@@ -1,0 +1,180 @@
+"""``track_usage()``: requests, tokens and dollars per model and per app, for any Lunos call.
+
+Like LangChain's ``get_openai_callback`` but for every Lunos model and for both frameworks,
+because it listens at the client (``LunosClient.add_usage_listener``) rather than in one
+framework's callback system::
+
+    from lunos_integrations import track_usage
+
+    with track_usage() as usage:
+        chat.invoke("hi")                 # ChatLunos, LunosLLM, LunosEmbeddings, LunosClient...
+    print(usage.requests, usage.total_cost, usage.by_model["openai/gpt-4o"].output_tokens)
+
+Why contextvars: the active trackers travel with the context, so an asyncio task, or a
+thread started with a copied context (LangChain's executors do this), adds to the tracker
+that was active where it started, while unrelated concurrent work does not. Trackers nest:
+every active tracker receives each call. Accumulation is locked, so threads are safe.
+
+Streams are counted once, when they end (the client reports a stream's usage a single time).
+
+Cost: ``usage.cost`` as reported by Lunos, else computed from catalog prices
+(:mod:`lunos_integrations.pricing`). Calls whose cost is unknown (model missing from the
+catalog) are counted in ``unpriced_requests`` and add nothing to ``total_cost``; check
+``cost_complete`` before trusting a total.
+
+The LangChain callback handler and the LlamaIndex event handler
+(``lunos_integrations.langchain.callbacks`` / ``lunos_integrations.llama_index.events``)
+each own a separate :class:`UsageTracker` fed from framework events; they never feed the
+trackers of ``track_usage()``, so using them together cannot double count.
+"""
+
+from __future__ import annotations
+
+import contextvars
+import threading
+from dataclasses import dataclass, field
+from types import TracebackType
+from typing import Any
+
+from .wire.types import Usage
+
+__all__ = ["UsageTotals", "UsageTracker", "record_usage", "track_usage"]
+
+
+@dataclass
+class UsageTotals:
+    """Sums for one slice (all calls, one model, or one app)."""
+
+    requests: int = 0
+    input_tokens: int = 0
+    output_tokens: int = 0
+    total_tokens: int = 0
+    cached_tokens: int = 0
+    cache_creation_tokens: int = 0
+    reasoning_tokens: int = 0
+    total_cost: float = 0.0
+    #: Calls whose cost is unknown (not reported and not computable); not in ``total_cost``.
+    unpriced_requests: int = 0
+
+    @property
+    def cost_complete(self) -> bool:
+        """True when every counted call had a known cost."""
+        return self.unpriced_requests == 0
+
+    def add(self, usage: Usage) -> None:
+        self.requests += 1
+        self.input_tokens += usage.input_tokens
+        self.output_tokens += usage.output_tokens
+        self.total_tokens += usage.total_tokens or (usage.input_tokens + usage.output_tokens)
+        self.cached_tokens += usage.cache_read_tokens
+        self.cache_creation_tokens += usage.cache_creation_tokens
+        self.reasoning_tokens += usage.reasoning_tokens
+        if usage.cost is None:
+            self.unpriced_requests += 1
+        else:
+            self.total_cost += usage.cost
+
+
+@dataclass
+class UsageTracker(UsageTotals):
+    """Totals plus breakdowns ``by_model`` (model id) and ``by_app`` (``X-App-ID``, or None)."""
+
+    by_model: dict[str, UsageTotals] = field(default_factory=dict)
+    by_app: dict[str | None, UsageTotals] = field(default_factory=dict)
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)
+
+    def record(self, model: str, app_id: str | None, usage: Usage) -> None:
+        """Add one finished call (thread-safe)."""
+        with self._lock:
+            self.add(usage)
+            self.by_model.setdefault(model, UsageTotals()).add(usage)
+            self.by_app.setdefault(app_id, UsageTotals()).add(usage)
+
+    def snapshot(self) -> dict[str, Any]:
+        """A plain-dict copy, e.g. for logging or JSON."""
+        with self._lock:
+
+            def flat(t: UsageTotals) -> dict[str, Any]:
+                return {
+                    "requests": t.requests,
+                    "input_tokens": t.input_tokens,
+                    "output_tokens": t.output_tokens,
+                    "total_tokens": t.total_tokens,
+                    "cached_tokens": t.cached_tokens,
+                    "cache_creation_tokens": t.cache_creation_tokens,
+                    "reasoning_tokens": t.reasoning_tokens,
+                    "total_cost": t.total_cost,
+                    "unpriced_requests": t.unpriced_requests,
+                }
+
+            out = flat(self)
+            out["by_model"] = {k: flat(v) for k, v in self.by_model.items()}
+            out["by_app"] = {k: flat(v) for k, v in self.by_app.items()}
+            return out
+
+    def __str__(self) -> str:
+        cost = f"${self.total_cost:.6f}" + ("" if self.cost_complete else " (incomplete)")
+        return (
+            f"Lunos usage: {self.requests} requests, {self.input_tokens} input tokens "
+            f"({self.cached_tokens} cached), {self.output_tokens} output tokens "
+            f"({self.reasoning_tokens} reasoning), {cost}"
+        )
+
+
+_active: contextvars.ContextVar[tuple[UsageTracker, ...]] = contextvars.ContextVar(
+    "lunos_usage_trackers", default=()
+)
+_installed = [False]
+_install_lock = threading.Lock()
+
+
+def record_usage(model: str, app_id: str | None, usage: Usage) -> None:
+    """The client's usage listener: add one call to every tracker active in this context."""
+    for tracker in _active.get():
+        tracker.record(model, app_id, usage)
+
+
+def _install() -> None:
+    with _install_lock:
+        if not _installed[0]:
+            from .client import add_usage_listener
+
+            add_usage_listener(record_usage)
+            _installed[0] = True
+
+
+class track_usage:
+    """Context manager (sync ``with`` and ``async with``) yielding a :class:`UsageTracker`."""
+
+    def __init__(self) -> None:
+        self.tracker = UsageTracker()
+        self._token: contextvars.Token[tuple[UsageTracker, ...]] | None = None
+
+    def __enter__(self) -> UsageTracker:
+        _install()
+        self._token = _active.set((*_active.get(), self.tracker))
+        return self.tracker
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        token, self._token = self._token, None
+        try:
+            if token is not None:
+                _active.reset(token)
+        except ValueError:  # exited in another context: remove just this tracker
+            _active.set(tuple(t for t in _active.get() if t is not self.tracker))
+
+    async def __aenter__(self) -> UsageTracker:
+        return self.__enter__()
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.__exit__(exc_type, exc, tb)
