@@ -1,0 +1,539 @@
+"""``LunosLLM``: Lunos as a LlamaIndex ``FunctionCallingLLM`` over the shared transport.
+
+What it fixes compared with pointing ``OpenAILike`` at a gateway (feature-bar.md):
+
+* ``metadata`` comes from the Lunos catalog (context window, output cap, tool support), with
+  modern defaults (128k context, chat + function calling) when the model or catalog is
+  unknown. It never raises "Unknown model", and the lookup is cached per instance because
+  LlamaIndex reads ``metadata`` on every call.
+* Exactly one retry layer: the transport's (Retry-After aware, never retries 4xx auth
+  errors). No tenacity decorators here.
+* Optional parameters are sent only when set; ``parallel_tool_calls`` is not forced.
+* Streams report usage by default (``stream_usage=True``), on both routes.
+* Reasoning comes back as ``ThinkingBlock`` (chat and stream) and is sent back in histories.
+* ``to_dict()`` / ``to_json()`` / ``repr`` never contain the API key.
+
+One :class:`~..client.LunosClient` is created per instance (connection settings are fixed
+at construction, like an SDK client); calls never create clients.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Generator, Mapping, Sequence
+from typing import TYPE_CHECKING, Any, Literal
+
+import httpx
+from llama_index.core.base.llms.generic_utils import (
+    achat_to_completion_decorator,
+    astream_chat_to_completion_decorator,
+    chat_to_completion_decorator,
+    stream_chat_to_completion_decorator,
+)
+from llama_index.core.base.llms.types import (
+    ChatMessage,
+    ChatResponse,
+    ChatResponseAsyncGen,
+    ChatResponseGen,
+    CompletionResponse,
+    CompletionResponseAsyncGen,
+    CompletionResponseGen,
+    LLMMetadata,
+    MessageRole,
+    ToolCallBlock,
+)
+from llama_index.core.bridge.pydantic import Field, PrivateAttr, SecretStr
+from llama_index.core.llms.callbacks import llm_chat_callback, llm_completion_callback
+from llama_index.core.llms.function_calling import FunctionCallingLLM
+from llama_index.core.llms.llm import ToolSelection
+from llama_index.core.types import PydanticProgramMode
+
+from ..client import LunosClient, check_api
+from ..errors import LunosInputError
+from ..wire.models import ModelInfo
+from ..wire.types import ChatRequest
+from . import structured
+from .messages_in import to_neutral_messages
+from .messages_out import StreamState, chat_response_from_result
+from .tools import resolve_tool_choice, to_tool_specs, tool_selections
+
+if TYPE_CHECKING:
+    from llama_index.core.tools.types import BaseTool
+
+__all__ = ["DEFAULT_CONTEXT_WINDOW", "DEFAULT_MODEL", "DEFAULT_NUM_OUTPUT", "LunosLLM"]
+
+logger = logging.getLogger(__name__)
+
+DEFAULT_MODEL = "openai/gpt-4o-mini"
+#: Used when the catalog does not know the model: a modern, conservative window.
+DEFAULT_CONTEXT_WINDOW = 128_000
+#: Output budget reserved by LlamaIndex's prompt helper when neither ``max_tokens`` nor the
+#: catalog give one.
+DEFAULT_NUM_OUTPUT = 4096
+
+# Per-call / additional_kwargs keys that map onto ChatRequest fields (so each route codec
+# encodes them its own way). Anything else goes verbatim into the JSON body (extra_body).
+_DIRECT_FIELDS = frozenset(
+    (
+        "max_tokens",
+        "temperature",
+        "top_p",
+        "top_k",
+        "seed",
+        "frequency_penalty",
+        "presence_penalty",
+        "parallel_tool_calls",
+        "reasoning_effort",
+        "reasoning",
+        "thinking",
+        "fallback_model",
+        "observability",
+        "user",
+    )
+)
+_HEADER_KEYS = ("extra_headers", "headers")
+
+
+class LunosLLM(FunctionCallingLLM):
+    """Lunos chat models in LlamaIndex (chat, streaming, tools, structured output, agents).
+
+    Example::
+
+        from lunos_integrations.llama_index import LunosLLM
+
+        llm = LunosLLM(model="openai/gpt-4o-mini")  # key from LUNOS_API_KEY
+        print(llm.complete("Say hi").text)
+
+    ``api="messages"`` sends the same calls over Lunos' Anthropic Messages route.
+    """
+
+    model: str = Field(default=DEFAULT_MODEL, description="Lunos model id, e.g. 'openai/gpt-4o'.")
+    api_key: SecretStr | None = Field(
+        default=None, exclude=True, repr=False, description="Lunos key (else LUNOS_API_KEY)."
+    )
+    base_url: str | None = Field(default=None, description="Base URL (else LUNOS_BASE_URL).")
+    app_id: str | None = Field(default=None, description="Sent as X-App-ID (else LUNOS_APP_ID).")
+    api: Literal["chat_completions", "messages"] = Field(
+        default="chat_completions", description="Lunos route: chat completions or messages."
+    )
+    temperature: float | None = Field(default=None, description="Sampling temperature.")
+    max_tokens: int | None = Field(default=None, description="Maximum output tokens.")
+    top_p: float | None = Field(default=None)
+    stop: list[str] | None = Field(default=None, description="Stop sequences.")
+    seed: int | None = Field(default=None)
+    reasoning_effort: str | None = Field(
+        default=None, description="Reasoning effort, e.g. 'low' | 'medium' | 'high'."
+    )
+    reasoning: dict[str, Any] | None = Field(
+        default=None, description="OpenRouter-style reasoning object, e.g. {'max_tokens': 2000}."
+    )
+    thinking: dict[str, Any] | None = Field(
+        default=None,
+        description="Anthropic-style thinking, e.g. {'type': 'enabled', 'budget_tokens': 2048}.",
+    )
+    fallback_model: str | None = Field(
+        default=None, description="Model to try once when the requested one is unavailable."
+    )
+    observability: bool | None = Field(default=None, description="Lunos request logging flag.")
+    stream_usage: bool = Field(default=True, description="Ask for token usage in streams.")
+    strict: bool | None = Field(default=None, description="Strict tool schemas (sent if set).")
+    structured_output_method: Literal["auto", "json_schema", "function_calling"] = Field(
+        default="auto",
+        description="structured_predict via response_format json_schema or a forced tool call; "
+        "'auto' uses json_schema when the catalog says the model supports it.",
+    )
+    context_window: int | None = Field(
+        default=None, description="Override the catalog's context window."
+    )
+    is_function_calling_model: bool | None = Field(
+        default=None, description="Override the catalog's tool support."
+    )
+    timeout: float | None = Field(default=None, description="Request timeout in seconds.")
+    max_retries: int = Field(default=2, description="Retries in the transport (the only layer).")
+    default_headers: dict[str, str] | None = Field(default=None)
+    proxy: str | None = Field(default=None)
+    stream_idle_timeout: float | None = Field(default=None)
+    additional_kwargs: dict[str, Any] = Field(
+        default_factory=dict, description="Extra request options / JSON body fields."
+    )
+
+    _client: LunosClient = PrivateAttr()
+    _info: tuple[str, ModelInfo | None] | None = PrivateAttr(default=None)
+    _meta: tuple[tuple[Any, ...], LLMMetadata] | None = PrivateAttr(default=None)
+    _payload: tuple[LLMMetadata, dict[str, Any]] | None = PrivateAttr(default=None)
+
+    def __init__(
+        self,
+        *,
+        http_client: httpx.Client | None = None,
+        http_async_client: httpx.AsyncClient | None = None,
+        async_http_client: httpx.AsyncClient | None = None,
+        client: LunosClient | None = None,
+        **data: Any,
+    ) -> None:
+        if "api" in data:
+            check_api(data["api"])
+        if "api_key" in data and isinstance(data["api_key"], str):
+            data["api_key"] = SecretStr(data["api_key"])
+        super().__init__(**data)
+        if client is None:
+            client = LunosClient(
+                api_key=self.api_key,
+                base_url=self.base_url,
+                app_id=self.app_id,
+                default_headers=self.default_headers,
+                timeout=self.timeout,
+                max_retries=self.max_retries,
+                proxy=self.proxy,
+                stream_idle_timeout=self.stream_idle_timeout,
+                http_client=http_client,
+                http_async_client=http_async_client or async_http_client,
+            )
+        self._client = client
+
+    @classmethod
+    def class_name(cls) -> str:
+        return "LunosLLM"
+
+    @property
+    def client(self) -> LunosClient:
+        """The underlying framework-free client (shared pools; one per instance)."""
+        return self._client
+
+    def close(self) -> None:
+        self._client.close()
+
+    async def aclose(self) -> None:
+        await self._client.aclose()
+
+    # ------------------------------------------------------------------ metadata
+
+    def model_info(self) -> ModelInfo | None:
+        """Catalog facts for ``self.model`` (cached per instance; ``None`` when unknown)."""
+        cached = self._info
+        if cached is not None and cached[0] == self.model:
+            return cached[1]
+        from ..catalog import lookup_model
+
+        info = lookup_model(self._client, self.model)
+        self._info = (self.model, info)
+        return info
+
+    @property
+    def metadata(self) -> LLMMetadata:
+        key = (self.model, self.max_tokens, self.context_window, self.is_function_calling_model)
+        cached = self._meta
+        if cached is not None and cached[0] == key:
+            return cached[1]
+        info = self.model_info()
+        context = self.context_window or (info.context_window if info else None)
+        context = context or DEFAULT_CONTEXT_WINDOW
+        if self.max_tokens is not None:
+            num_output = self.max_tokens
+        else:
+            # The prompt helper reserves num_output of the window for the answer; catalogs
+            # often list output caps as large as the window itself, so cap the reservation.
+            cap = info.max_output_tokens if info and info.max_output_tokens else DEFAULT_NUM_OUTPUT
+            num_output = max(1, min(cap, context // 4))
+        if self.is_function_calling_model is not None:
+            tools = self.is_function_calling_model
+        else:
+            tools = info.supports_tools if info is not None else True
+        meta = LLMMetadata(
+            context_window=context,
+            num_output=num_output,
+            is_chat_model=True,
+            is_function_calling_model=tools,
+            model_name=self.model,
+            system_role=MessageRole.SYSTEM,
+        )
+        self._meta = (key, meta)
+        return meta
+
+    def to_payload(self) -> dict[str, Any]:
+        """Non-secret description for instrumentation events (built once per metadata)."""
+        meta = self.metadata
+        cached = self._payload
+        if cached is None or cached[0] is not meta:
+            payload = {"class_name": self.class_name(), **meta.model_dump(), "api": self.api}
+            cached = self._payload = (meta, payload)
+        return dict(cached[1])
+
+    # ------------------------------------------------------------------ request building
+
+    def _build(
+        self, messages: Sequence[ChatMessage], kwargs: Mapping[str, Any], stream: bool
+    ) -> tuple[ChatRequest, dict[str, str] | None]:
+        req = ChatRequest(
+            model=self.model,
+            messages=to_neutral_messages(messages),
+            max_tokens=self.max_tokens,
+            temperature=self.temperature,
+            top_p=self.top_p,
+            stop=list(self.stop) if self.stop else None,
+            seed=self.seed,
+            reasoning_effort=self.reasoning_effort,
+            reasoning=self.reasoning,
+            thinking=self.thinking,
+            fallback_model=self.fallback_model,
+            observability=self.observability,
+            stream=stream,
+            include_usage=self.stream_usage,
+        )
+        headers: dict[str, str] | None = None
+        extra = self.additional_kwargs
+        if extra or kwargs:
+            options = {**extra, **kwargs} if extra else kwargs
+            headers = _apply_options(req, options)
+        return req, headers
+
+    # ------------------------------------------------------------------ chat
+
+    @llm_chat_callback()
+    def chat(self, messages: Sequence[ChatMessage], **kwargs: Any) -> ChatResponse:
+        return self._chat(messages, **kwargs)
+
+    def _chat(self, messages: Sequence[ChatMessage], **kwargs: Any) -> ChatResponse:
+        req, headers = self._build(messages, kwargs, stream=False)
+        result = self._client.chat(req, api=self.api, headers=headers)
+        return chat_response_from_result(result)
+
+    @llm_chat_callback()
+    async def achat(self, messages: Sequence[ChatMessage], **kwargs: Any) -> ChatResponse:
+        return await self._achat(messages, **kwargs)
+
+    async def _achat(self, messages: Sequence[ChatMessage], **kwargs: Any) -> ChatResponse:
+        req, headers = self._build(messages, kwargs, stream=False)
+        result = await self._client.achat(req, api=self.api, headers=headers)
+        return chat_response_from_result(result)
+
+    @llm_chat_callback()
+    def stream_chat(self, messages: Sequence[ChatMessage], **kwargs: Any) -> ChatResponseGen:
+        return self._stream_chat(messages, **kwargs)
+
+    def _stream_chat(self, messages: Sequence[ChatMessage], **kwargs: Any) -> ChatResponseGen:
+        req, headers = self._build(messages, kwargs, stream=True)
+        deltas = self._client.stream_chat(req, api=self.api, headers=headers)
+
+        def gen() -> ChatResponseGen:
+            state = StreamState()
+            step = state.step
+            for delta in deltas:
+                yield step(delta)
+            if state.needs_final():
+                yield state.final()
+
+        return gen()
+
+    @llm_chat_callback()
+    async def astream_chat(
+        self, messages: Sequence[ChatMessage], **kwargs: Any
+    ) -> ChatResponseAsyncGen:
+        return await self._astream_chat(messages, **kwargs)
+
+    async def _astream_chat(
+        self, messages: Sequence[ChatMessage], **kwargs: Any
+    ) -> ChatResponseAsyncGen:
+        req, headers = self._build(messages, kwargs, stream=True)
+        deltas = self._client.astream_chat(req, api=self.api, headers=headers)
+
+        async def gen() -> ChatResponseAsyncGen:
+            state = StreamState()
+            step = state.step
+            async for delta in deltas:
+                yield step(delta)
+            if state.needs_final():
+                yield state.final()
+
+        return gen()
+
+    # ------------------------------------------------------------------ completion (via chat)
+
+    @llm_completion_callback()
+    def complete(self, prompt: str, formatted: bool = False, **kwargs: Any) -> CompletionResponse:
+        return chat_to_completion_decorator(self._chat)(prompt, **kwargs)
+
+    @llm_completion_callback()
+    async def acomplete(
+        self, prompt: str, formatted: bool = False, **kwargs: Any
+    ) -> CompletionResponse:
+        return await achat_to_completion_decorator(self._achat)(prompt, **kwargs)
+
+    @llm_completion_callback()
+    def stream_complete(
+        self, prompt: str, formatted: bool = False, **kwargs: Any
+    ) -> CompletionResponseGen:
+        return stream_chat_to_completion_decorator(self._stream_chat)(prompt, **kwargs)
+
+    @llm_completion_callback()
+    async def astream_complete(
+        self, prompt: str, formatted: bool = False, **kwargs: Any
+    ) -> CompletionResponseAsyncGen:
+        return await astream_chat_to_completion_decorator(self._astream_chat)(prompt, **kwargs)
+
+    # ------------------------------------------------------------------ tools
+
+    def _prepare_chat_with_tools(
+        self,
+        tools: Sequence[BaseTool],
+        user_msg: str | ChatMessage | None = None,
+        chat_history: list[ChatMessage] | None = None,
+        verbose: bool = False,
+        allow_parallel_tool_calls: bool = False,
+        tool_required: bool = False,
+        tool_choice: Any = None,
+        strict: bool | None = None,
+        **kwargs: Any,
+    ) -> dict[str, Any]:
+        """Chat kwargs for a tool call. Never mutates ``chat_history`` (LlamaIndex's does)."""
+        messages = list(chat_history or [])
+        if isinstance(user_msg, str):
+            messages.append(ChatMessage(role=MessageRole.USER, content=user_msg))
+        elif user_msg is not None:
+            messages.append(user_msg)
+        out: dict[str, Any] = {"messages": messages, **kwargs}
+        specs = to_tool_specs(tools, strict if strict is not None else self.strict)
+        if specs:
+            out["tools"] = specs
+            choice = resolve_tool_choice(tool_choice, tool_required)
+            if choice is not None:
+                out["tool_choice"] = choice
+            if (
+                not allow_parallel_tool_calls
+                and "parallel_tool_calls" not in out
+                and self._can_disable_parallel_calls()
+            ):
+                out["parallel_tool_calls"] = False
+        return out
+
+    def _can_disable_parallel_calls(self) -> bool:
+        """Send ``parallel_tool_calls=false`` only to models known to accept it.
+
+        Sending it blindly is a 400 on many gateway models (feature-bar.md pain point 18);
+        when it is not sent, ``allow_parallel_tool_calls=False`` is still honoured by
+        keeping the first call (see :meth:`_validate_chat_with_tools_response`).
+        """
+        info = self.model_info()
+        if info is None:
+            return False
+        params = info.supported_parameters
+        if params is None or "parallel_tool_calls" in params:
+            return True
+        return "tools" in params and "tool_choice" not in params
+
+    def _validate_chat_with_tools_response(
+        self,
+        response: ChatResponse,
+        tools: Sequence[BaseTool],
+        allow_parallel_tool_calls: bool = False,
+        **kwargs: Any,
+    ) -> ChatResponse:
+        if not allow_parallel_tool_calls:
+            _keep_first_tool_call(response)
+        return response
+
+    def get_tool_calls_from_response(
+        self,
+        response: ChatResponse,
+        error_on_no_tool_call: bool = True,
+        **kwargs: Any,
+    ) -> list[ToolSelection]:
+        return tool_selections(response, error_on_no_tool_call)
+
+    # ------------------------------------------------------------------ structured output
+
+    def _use_json_schema(self) -> bool:
+        method = self.structured_output_method
+        if method != "auto":
+            return method == "json_schema"
+        if self.pydantic_program_mode != PydanticProgramMode.DEFAULT:
+            return False
+        info = self.model_info()
+        return info is not None and info.supports_structured_output
+
+    def _force_tool_path(self) -> bool:
+        return (
+            self.pydantic_program_mode == PydanticProgramMode.DEFAULT
+            and self.metadata.is_function_calling_model
+        )
+
+    def structured_predict(self, *args: Any, **kwargs: Any) -> Any:
+        if self._use_json_schema():
+            return structured.predict_json(self, *args, **kwargs)
+        return super().structured_predict(*args, **kwargs)
+
+    async def astructured_predict(self, *args: Any, **kwargs: Any) -> Any:
+        if self._use_json_schema():
+            return await structured.apredict_json(self, *args, **kwargs)
+        return await super().astructured_predict(*args, **kwargs)
+
+    def _structured_stream_call(self, *args: Any, **kwargs: Any) -> Generator[Any, None, None]:
+        if self._use_json_schema():
+            return structured.stream_json(self, *args, **kwargs)
+        if self._force_tool_path():
+            return structured.stream_tool(self, *args, **kwargs)
+        return super()._structured_stream_call(*args, **kwargs)
+
+    async def _structured_astream_call(self, *args: Any, **kwargs: Any) -> Any:
+        if self._use_json_schema():
+            return structured.astream_json(self, *args, **kwargs)
+        if self._force_tool_path():
+            return await structured.astream_tool(self, *args, **kwargs)
+        return await super()._structured_astream_call(*args, **kwargs)
+
+
+def _keep_first_tool_call(response: ChatResponse) -> None:
+    """LlamaIndex's ``allow_parallel_tool_calls=False`` contract: one call per reply."""
+    blocks = response.message.blocks
+    calls = [b for b in blocks if isinstance(b, ToolCallBlock)]
+    if len(calls) <= 1:
+        return
+    logger.info("Keeping the first of %d tool calls (allow_parallel_tool_calls=False)", len(calls))
+    first = calls[0]
+    response.message.blocks = [b for b in blocks if not isinstance(b, ToolCallBlock) or b is first]
+    kwargs = response.message.additional_kwargs
+    if isinstance(kwargs.get("tool_calls"), list):
+        kwargs["tool_calls"] = kwargs["tool_calls"][:1]
+
+
+def _apply_options(req: ChatRequest, options: Mapping[str, Any]) -> dict[str, str] | None:
+    """Apply per-call kwargs / ``additional_kwargs`` to ``req``; returns per-call headers."""
+    headers: dict[str, str] | None = None
+    extra: dict[str, Any] | None = None
+    for key, value in options.items():
+        if value is None:
+            continue
+        if key in _DIRECT_FIELDS:
+            setattr(req, key, value)
+        elif key == "model":
+            if not isinstance(value, str) or not value.strip():
+                raise LunosInputError("model must be a non-empty model id.", param="model")
+            req.model = value
+        elif key == "stop":
+            req.stop = [value] if isinstance(value, str) else list(value)
+        elif key == "tools":
+            req.tools = to_tool_specs(value, None)
+        elif key == "tool_choice":
+            req.tool_choice = resolve_tool_choice(value)
+        elif key == "response_format":
+            req.response_format = structured.to_response_format(value)
+        elif key == "stream_options":
+            if isinstance(value, dict) and "include_usage" in value:
+                req.include_usage = bool(value["include_usage"])
+        elif key in ("stream_usage", "include_usage"):
+            req.include_usage = bool(value)
+        elif key == "extra_body":
+            if not isinstance(value, dict):
+                raise LunosInputError("extra_body must be a dict.", param="extra_body")
+            extra = {**(extra or {}), **value}
+        elif key in _HEADER_KEYS:
+            if not isinstance(value, Mapping):
+                raise LunosInputError(f"{key} must be a mapping.", param=key)
+            headers = {**(headers or {}), **{str(k): str(v) for k, v in value.items()}}
+        else:
+            if extra is None:
+                extra = {}
+            extra[key] = value
+    if extra:
+        req.extra_body = extra
+    return headers
