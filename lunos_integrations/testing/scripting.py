@@ -7,6 +7,9 @@ stored on the request's :class:`~.server.RecordedRequest` as ``action``. With an
 the fake model answers normally.
 
 Queue with ``server.enqueue(action, path=None)`` (or ``server.script.add(action, path)``).
+Without ``path`` an action applies to the next POST (chat, messages, embeddings): clients
+fetch ``GET /v1/models`` by themselves for pricing, and that look-up must not consume a
+fault meant for the call under test. Queue with ``path="/v1/models"`` to fault the catalog.
 ``path`` limits an action to one route, e.g. ``"/v1/chat/completions"`` (``"/chat/completions"``
 also works). Scripted replies are sent *instead of* the normal processing, so they bypass
 auth and model checks.
@@ -165,12 +168,19 @@ class Script:
         with self._lock:
             self._queue.append((action, _normalise_path(path)))
 
-    def pop_for(self, path: str) -> Action | None:
-        """Remove and return the first action that applies to ``path``."""
+    def pop_for(self, path: str, method: str = "POST") -> Action | None:
+        """Remove and return the first action that applies to ``path``.
+
+        An action queued without a path applies to the next *generation* request (any
+        POST). Catalog and balance look-ups (GET) only consume actions queued for their own
+        path, because clients fetch the catalog on their own (for pricing and parameter
+        gating) and would otherwise swallow a fault meant for the chat call under test.
+        """
         target = _normalise_path(path)
+        is_get = method.upper() == "GET"
         with self._lock:
             for i, (action, only) in enumerate(self._queue):
-                if only is None or only == target:
+                if (only is None and not is_get) or only == target:
                     del self._queue[i]
                     return action
         return None

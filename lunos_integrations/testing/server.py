@@ -356,7 +356,10 @@ class LocalLunosServer:
         except asyncio.CancelledError:
             aborted = True  # server shutdown: drop the socket at once
             writer.transport.abort()
-            raise
+            # End quietly instead of re-raising: on Python 3.11 asyncio's stream callback
+            # calls task.exception() on a cancelled handler task, which logs a CancelledError
+            # traceback for every keep-alive connection open at stop().
+            return
         except Exception:  # a bug in the fake: log it, never kill the event loop
             _log.exception("LocalLunosServer connection handler failed")
         finally:
@@ -390,7 +393,7 @@ class LocalLunosServer:
         self, request: HTTPRequest, reader: asyncio.StreamReader, writer: asyncio.StreamWriter
     ) -> tuple[bool, bool]:
         """Answer one request; returns (keep the connection, connection was aborted)."""
-        action = self.script.pop_for(request.path)
+        action = self.script.pop_for(request.path, request.method)
         self._record(request, action)
         keep_alive = request.keep_alive
         delay = action.delay if action is not None else 0.0

@@ -123,10 +123,14 @@ def test_path_filter_and_fifo_order(lunos_server: LocalLunosServer, http: httpx.
     lunos_server.enqueue(ErrorReply(500), path="/v1/embeddings")
     lunos_server.enqueue(ErrorReply(401), path="/chat/completions")  # /v1 prefix optional
     lunos_server.enqueue(ErrorReply(402))
+    lunos_server.enqueue(ErrorReply(503), path="/models")
     assert http.post(CHAT, json=chat_body()).status_code == 401
-    assert http.get("/models").status_code == 402
+    # GET look-ups never take path-less actions (clients fetch the catalog on their own)
+    assert http.get("/models").status_code == 503
+    assert http.get("/models").status_code == 200
     embed = {"model": "openai/text-embedding-3-small", "input": "x"}
     assert http.post("/embeddings", json=embed).status_code == 500
+    assert http.post("/embeddings", json=embed).status_code == 402
     assert http.post("/embeddings", json=embed).status_code == 200
     assert lunos_server.script.pending() == []
 

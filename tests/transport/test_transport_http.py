@@ -46,7 +46,7 @@ def test_no_app_id_header_when_unset(
 def test_json_round_trip_and_request_id(
     lunos_server: LocalLunosServer, make_transport: MakeTransport
 ) -> None:
-    lunos_server.enqueue(JSONReply({"ok": "é"}, headers={"x-request-id": "req-42"}))
+    lunos_server.enqueue(JSONReply({"ok": "é"}, headers={"x-request-id": "req-42"}), path="/models")
     resp = make_transport().request("GET", "/models")
     assert resp.data == {"ok": "é"} and resp.request_id == "req-42"
 
@@ -192,7 +192,8 @@ def test_redirect_to_another_origin_drops_authorization(
 ) -> None:
     with LocalLunosServer(require_auth=False) as other:
         lunos_server.enqueue(
-            JSONReply({}, status=307, headers={"Location": other.base_url + "/models"})
+            JSONReply({}, status=307, headers={"Location": other.base_url + "/models"}),
+            path="/models",
         )
         resp = make_transport().request("GET", "/models")
         assert resp.status_code == 200
