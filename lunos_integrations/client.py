@@ -306,15 +306,20 @@ class LunosClient:
             headers=self._headers(base, headers),
         )
         started = False
+        request_id: str | None = None
         # Priced as soon as it arrives (so the chunk carries its cost), reported to usage
         # listeners once when the stream ends, even if several chunks repeat usage.
         usage: Usage | None = None
         try:
             for event in events:
+                if event.request_id is not None:
+                    request_id = event.request_id
                 delta = decode(event)
                 if delta is None:
                     continue
-                started = True
+                if not started:
+                    started = True
+                    delta.request_id = request_id
                 if delta.usage is not None:
                     usage = delta.usage
                     self._price_usage(request.model, usage)
@@ -350,13 +355,18 @@ class LunosClient:
             headers=self._headers(base, headers),
         )
         started = False
+        request_id: str | None = None
         usage: Usage | None = None  # priced on arrival, reported once at the end
         try:
             async for event in events:
+                if event.request_id is not None:
+                    request_id = event.request_id
                 delta = decode(event)
                 if delta is None:
                     continue
-                started = True
+                if not started:
+                    started = True
+                    delta.request_id = request_id
                 if delta.usage is not None:
                     usage = delta.usage
                     self._price_usage(request.model, usage)

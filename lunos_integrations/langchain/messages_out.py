@@ -239,6 +239,8 @@ class StreamState:
         # Metadata: remembered, emitted once at the end.
         if delta.id and self.id is None:
             self.id = delta.id
+        if delta.request_id:
+            self.request_id = delta.request_id
         if delta.model:
             self.model = delta.model
         if delta.provider:

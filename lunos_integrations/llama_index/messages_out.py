@@ -321,6 +321,8 @@ class StreamState:
         if d.model and self.model is None:
             self.model = d.model
             self.id = d.id
+        if d.request_id:
+            self.request_id = d.request_id
         if (
             self.plain
             and not d.reasoning_text

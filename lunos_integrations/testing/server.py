@@ -127,6 +127,7 @@ class LocalLunosServer:
         models: Sequence[Mapping[str, Any]] | None = None,
         balance: float = 10.5,
     ) -> None:
+        self._request_ids = itertools.count(1)
         if not _is_loopback(host):
             raise ValueError(f"LocalLunosServer only binds loopback addresses, not {host!r}")
         self._host = host
@@ -466,6 +467,8 @@ class LocalLunosServer:
         headers.append(("Connection", "keep-alive" if keep_alive else "close"))
         headers.append(("Date", time.strftime("%a, %d %b %Y %H:%M:%S GMT", time.gmtime())))
         headers.append(("Server", "LocalLunosServer"))
+        # Real gateways tag responses for support tickets; clients surface it as request_id.
+        headers.append(("x-request-id", f"req_local_{next(self._request_ids)}"))
         lower = {name.lower() for name, _ in headers}
         for name, value in reply.headers.items():
             if name.lower() in lower:

@@ -62,6 +62,8 @@ class StreamEvent:
 
     event: str | None
     data: Any
+    #: Only on the first event of a stream: the response's request id header, if any.
+    request_id: str | None = None
 
 
 def request_id_of(headers: Mapping[str, str]) -> str | None:
@@ -142,7 +144,7 @@ class _StreamState:
         if self.kind == "chat":
             if type(obj) is dict and "error" in obj and not obj.get("choices"):
                 raise error_from_stream_event(obj, request_id=self.request_id)
-            return StreamEvent(ev.event, obj)
+            return self._event(ev.event, obj)
         name = ev.event or (obj.get("type") if type(obj) is dict else None)
         if name == "error":
             raise error_from_stream_event(obj, request_id=self.request_id)
@@ -150,7 +152,13 @@ class _StreamState:
             return None
         if name == "message_stop":
             self.finished = True
-        return StreamEvent(name, obj)
+        return self._event(name, obj)
+
+    def _event(self, name: str | None, obj: Any) -> StreamEvent:
+        if self.yielded:
+            return StreamEvent(name, obj)
+        self.yielded = True
+        return StreamEvent(name, obj, self.request_id)
 
     def end(self, parser: SSEParser) -> list[SSEEvent]:
         try:

@@ -258,6 +258,8 @@ class ChatDelta:
     provider: str | None = None
     system_fingerprint: str | None = None
     images: list[str] = field(default_factory=list)
+    #: Set by the client on the first delta of a stream: the response's request id header.
+    request_id: str | None = None
 
 
 # --------------------------------------------------------------------------- embeddings
