@@ -413,3 +413,31 @@ class LunosClient:
             raise APIResponseValidationError(
                 str(exc), status_code=response.status_code, request_id=response.request_id
             ) from exc
+
+
+#: Settings every adapter exposes under the same names as :class:`LunosClient`'s arguments.
+CLIENT_SETTINGS = (
+    "api_key",
+    "base_url",
+    "app_id",
+    "default_headers",
+    "timeout",
+    "max_retries",
+    "proxy",
+    "stream_idle_timeout",
+    "gate_parameters",
+)
+
+
+def client_from_settings(settings: object, **overrides: Any) -> LunosClient:
+    """Build the client for a framework object that carries the standard setting names.
+
+    One place maps adapter fields to client arguments, so a new setting is added once and
+    every adapter (chat models, LLMs, embeddings) gets it. Missing attributes are left to
+    the client's defaults; ``overrides`` win (e.g. injected httpx clients).
+    """
+    kwargs: dict[str, Any] = {
+        name: getattr(settings, name) for name in CLIENT_SETTINGS if hasattr(settings, name)
+    }
+    kwargs.update(overrides)
+    return LunosClient(**kwargs)

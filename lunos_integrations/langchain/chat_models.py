@@ -24,7 +24,7 @@ from langchain_core.utils.function_calling import convert_to_openai_tool
 from pydantic import ConfigDict, Field, PrivateAttr, SecretStr, model_validator
 from typing_extensions import Self
 
-from ..client import LunosClient, check_api
+from ..client import LunosClient, check_api, client_from_settings
 from ..config import resolve_config
 from ..errors import LunosError, LunosInputError
 from ..wire.types import ChatRequest, ResponseFormat
@@ -136,6 +136,9 @@ class ChatLunos(BaseChatModel):
     default_headers: dict[str, str] | None = None
     proxy: str | None = None
     stream_idle_timeout: float | None = None
+    gate_parameters: bool = True
+    """Drop (with a one-time warning) optional parameters the catalog says the model does
+    not support, instead of letting Lunos reject the request with a 400."""
     streaming: bool = False
     stream_usage: bool = True
     """Ask for usage in streams (``stream_options.include_usage``); on by default."""
@@ -196,17 +199,8 @@ class ChatLunos(BaseChatModel):
         """The instance's :class:`LunosClient`, built on first use and then reused."""
         client = self._client
         if client is None:
-            client = self._client = LunosClient(
-                api_key=self.api_key,
-                base_url=self.base_url,
-                app_id=self.app_id,
-                default_headers=self.default_headers,
-                timeout=self.timeout,
-                max_retries=self.max_retries,
-                proxy=self.proxy,
-                stream_idle_timeout=self.stream_idle_timeout,
-                http_client=self.http_client,
-                http_async_client=self.http_async_client,
+            client = self._client = client_from_settings(
+                self, http_client=self.http_client, http_async_client=self.http_async_client
             )
         return client
 

@@ -21,7 +21,7 @@ from langchain_core.embeddings import Embeddings
 from langchain_core.utils import from_env, secret_from_env
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, SecretStr
 
-from ..client import LunosClient
+from ..client import LunosClient, client_from_settings
 from ..config import API_KEY_ENV, APP_ID_ENV, BASE_URL_ENV, DEFAULT_BASE_URL
 from ..errors import LunosInputError
 from ..wire.types import EmbeddingRequest
@@ -93,15 +93,7 @@ class LunosEmbeddings(BaseModel, Embeddings):
         self._client = self._build_client()  # no I/O; a missing key fails here, not later
 
     def _build_client(self) -> LunosClient:
-        return LunosClient(
-            api_key=self.api_key,
-            base_url=self.base_url,
-            app_id=self.app_id,
-            default_headers=self.default_headers,
-            timeout=self.timeout,
-            max_retries=self.max_retries,
-            gate_parameters=self.gate_parameters,
-        )
+        return client_from_settings(self)
 
     @property
     def client(self) -> LunosClient:

@@ -48,7 +48,7 @@ from llama_index.core.llms.function_calling import FunctionCallingLLM
 from llama_index.core.llms.llm import ToolSelection
 from llama_index.core.types import PydanticProgramMode
 
-from ..client import LunosClient, check_api
+from ..client import LunosClient, check_api, client_from_settings
 from ..errors import LunosInputError
 from ..wire.models import ModelInfo
 from ..wire.types import ChatRequest
@@ -153,6 +153,11 @@ class LunosLLM(FunctionCallingLLM):
     default_headers: dict[str, str] | None = Field(default=None)
     proxy: str | None = Field(default=None)
     stream_idle_timeout: float | None = Field(default=None)
+    gate_parameters: bool = Field(
+        default=True,
+        description="Drop optional parameters the catalog says the model does not support "
+        "(one warning each) instead of a server 400; False sends them anyway.",
+    )
     additional_kwargs: dict[str, Any] = Field(
         default_factory=dict, description="Extra request options / JSON body fields."
     )
@@ -177,15 +182,8 @@ class LunosLLM(FunctionCallingLLM):
             data["api_key"] = SecretStr(data["api_key"])
         super().__init__(**data)
         if client is None:
-            client = LunosClient(
-                api_key=self.api_key,
-                base_url=self.base_url,
-                app_id=self.app_id,
-                default_headers=self.default_headers,
-                timeout=self.timeout,
-                max_retries=self.max_retries,
-                proxy=self.proxy,
-                stream_idle_timeout=self.stream_idle_timeout,
+            client = client_from_settings(
+                self,
                 http_client=http_client,
                 http_async_client=http_async_client or async_http_client,
             )
