@@ -11,6 +11,7 @@ It is also usable on its own, for code that wants Lunos without a framework.
 from __future__ import annotations
 
 import dataclasses
+import json
 from collections.abc import AsyncIterator, Callable, Iterator, Mapping
 from typing import Any, Literal
 
@@ -21,6 +22,7 @@ from .config import LunosConfig, TimeoutTypes, resolve_config
 from .errors import (
     APIResponseValidationError,
     APIStatusError,
+    LunosInputError,
     NotFoundError,
     WireFormatError,
 )
@@ -72,6 +74,28 @@ def _current_cost_estimator() -> CostEstimator | None:
     return _cost_estimator[0] if _cost_estimator else None
 
 
+def _check_request(request: ChatRequest) -> None:
+    """Reject, naming the parameter, values Lunos can only refuse, before any round trip.
+
+    The codecs pass ``max_tokens`` and tool schemas through as given, and JSON encoding
+    happens in the transport, where an unserialisable schema would be a bare ``TypeError``.
+    """
+    limit = request.max_tokens
+    if limit is not None and (isinstance(limit, bool) or not isinstance(limit, int) or limit < 0):
+        raise LunosInputError(
+            f"max_tokens must be an integer >= 0, got {limit!r}.", param="max_tokens"
+        )
+    for i, tool in enumerate(request.tools or ()):
+        try:
+            json.dumps(tool.parameters, allow_nan=False)
+        except (TypeError, ValueError) as exc:
+            raise LunosInputError(
+                f"The parameters schema of tool {tool.name!r} cannot be serialised to JSON "
+                f"({exc}).",
+                param=f"tools[{i}].parameters",
+            ) from None
+
+
 def check_api(api: str) -> Api:
     if api not in APIS:
         from .errors import LunosInputError
@@ -109,6 +133,7 @@ class LunosClient:
         max_retries: int | None = None,
         proxy: str | None = None,
         stream_idle_timeout: float | None = None,
+        max_connections: int | None = None,
         http_client: httpx.Client | None = None,
         http_async_client: httpx.AsyncClient | None = None,
         config: LunosConfig | None = None,
@@ -124,6 +149,7 @@ class LunosClient:
                 max_retries=max_retries,
                 proxy=proxy,
                 stream_idle_timeout=stream_idle_timeout,
+                max_connections=max_connections,
             )
         self.config = config
         #: Drop optional parameters the model's catalog entry does not list (catalog.gating).
@@ -166,6 +192,7 @@ class LunosClient:
     @staticmethod
     def encode(request: ChatRequest, api: Api) -> dict[str, Any]:
         """The exact JSON body that would be sent for ``request`` on ``api``."""
+        _check_request(request)
         if api == "messages":
             return messages.encode_request(request)
         return chat_completions.encode_request(request)
@@ -226,6 +253,22 @@ class LunosClient:
 
         return await agate_request(self, request, api)
 
+    def _prepare(self, request: ChatRequest, api: Api) -> tuple[ChatRequest, dict[str, Any]]:
+        """Encode (which validates), then gate: the request and body to send.
+
+        Encoding first rejects bad input before any I/O, including the catalog fetch that
+        gating may do; the body is encoded again only when gating changed the request.
+        """
+        body = self.encode(request, api)
+        gated = self._gate(request, api)
+        return (gated, body) if gated is request else (gated, self.encode(gated, api))
+
+    async def _aprepare(self, request: ChatRequest, api: Api) -> tuple[ChatRequest, dict[str, Any]]:
+        """Async :meth:`_prepare`."""
+        body = self.encode(request, api)
+        gated = await self._agate(request, api)
+        return (gated, body) if gated is request else (gated, self.encode(gated, api))
+
     def _fallback(self, request: ChatRequest, error: APIStatusError) -> ChatRequest | None:
         fallback = request.fallback_model
         if fallback and fallback != request.model and _is_model_unavailable(error):
@@ -242,10 +285,10 @@ class LunosClient:
         """One non-streamed chat call. Retries happen in the transport, never here."""
         path, base = self._route(api)
         request.stream = False
-        request = self._gate(request, api)
+        request, body = self._prepare(request, api)
         try:
             response = self.transport.request(
-                "POST", path, body=self.encode(request, api), headers=self._headers(base, headers)
+                "POST", path, body=body, headers=self._headers(base, headers)
             )
         except APIStatusError as exc:
             retry = self._fallback(request, exc)
@@ -265,10 +308,10 @@ class LunosClient:
     ) -> ChatResult:
         path, base = self._route(api)
         request.stream = False
-        request = await self._agate(request, api)
+        request, body = await self._aprepare(request, api)
         try:
             response = await self.transport.arequest(
-                "POST", path, body=self.encode(request, api), headers=self._headers(base, headers)
+                "POST", path, body=body, headers=self._headers(base, headers)
             )
         except APIStatusError as exc:
             retry = self._fallback(request, exc)
@@ -296,8 +339,7 @@ class LunosClient:
         """Yield neutral deltas as they arrive; raises instead of ever ending short."""
         path, base = self._route(api)
         request.stream = True
-        request = self._gate(request, api)
-        body = self.encode(request, api)
+        request, body = self._prepare(request, api)
         decode = self._stream_decoder(api)
         events = self.transport.stream(
             path,
@@ -345,8 +387,7 @@ class LunosClient:
     ) -> AsyncIterator[ChatDelta]:
         path, base = self._route(api)
         request.stream = True
-        request = await self._agate(request, api)
-        body = self.encode(request, api)
+        request, body = await self._aprepare(request, api)
         decode = self._stream_decoder(api)
         events = self.transport.astream(
             path,
@@ -425,6 +466,7 @@ CLIENT_SETTINGS = (
     "max_retries",
     "proxy",
     "stream_idle_timeout",
+    "max_connections",
     "gate_parameters",
 )
 

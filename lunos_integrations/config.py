@@ -25,6 +25,7 @@ DEFAULT_MAX_RETRIES = 2
 DEFAULT_MAX_RETRY_WAIT = 30.0
 #: First backoff step in seconds; doubles each attempt (with jitter).
 DEFAULT_RETRY_BACKOFF = 0.5
+DEFAULT_MAX_CONNECTIONS = 1000
 
 API_KEY_ENV = "LUNOS_API_KEY"
 BASE_URL_ENV = "LUNOS_BASE_URL"
@@ -56,7 +57,9 @@ class LunosConfig:
     proxy: str | None = None
     #: Longest silence tolerated between two stream events (defaults to the read timeout).
     stream_idle_timeout: float | None = None
-    max_connections: int = 100
+    #: Upper bound of open connections per pool (the OpenAI SDK uses the same default); at
+    #: most 100 idle ones are kept alive.
+    max_connections: int = DEFAULT_MAX_CONNECTIONS
 
     def __hash__(self) -> int:
         return hash(
@@ -146,6 +149,12 @@ def resolve_config(
     retries = DEFAULT_MAX_RETRIES if max_retries is None else max_retries
     if isinstance(retries, bool) or not isinstance(retries, int) or retries < 0:
         raise LunosConfigError(f"max_retries must be an integer >= 0, got {max_retries!r}")
+    if max_connections is not None and (
+        isinstance(max_connections, bool)
+        or not isinstance(max_connections, int)
+        or max_connections < 1
+    ):
+        raise LunosConfigError(f"max_connections must be an integer >= 1, got {max_connections!r}")
     if stream_idle_timeout is not None and stream_idle_timeout <= 0:
         raise LunosConfigError(
             f"stream_idle_timeout must be a positive number of seconds, got {stream_idle_timeout!r}"
@@ -169,5 +178,5 @@ def resolve_config(
         retry_backoff=DEFAULT_RETRY_BACKOFF if retry_backoff is None else retry_backoff,
         proxy=proxy,
         stream_idle_timeout=stream_idle_timeout,
-        max_connections=100 if max_connections is None else max_connections,
+        max_connections=DEFAULT_MAX_CONNECTIONS if max_connections is None else max_connections,
     )

@@ -136,6 +136,8 @@ class ChatLunos(BaseChatModel):
     default_headers: dict[str, str] | None = None
     proxy: str | None = None
     stream_idle_timeout: float | None = None
+    max_connections: int | None = None
+    """Cap on open connections in the shared pool (default 1000)."""
     gate_parameters: bool = True
     """Drop (with a one-time warning) optional parameters the catalog says the model does
     not support, instead of letting Lunos reject the request with a 400."""
@@ -179,6 +181,7 @@ class ChatLunos(BaseChatModel):
             max_retries=self.max_retries,
             proxy=self.proxy,
             stream_idle_timeout=self.stream_idle_timeout,
+            max_connections=self.max_connections,
         )
         if isinstance(self.profile, LazyProfile):
             self.profile.arm()

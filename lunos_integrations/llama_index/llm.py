@@ -153,6 +153,9 @@ class LunosLLM(FunctionCallingLLM):
     default_headers: dict[str, str] | None = Field(default=None)
     proxy: str | None = Field(default=None)
     stream_idle_timeout: float | None = Field(default=None)
+    max_connections: int | None = Field(
+        default=None, description="Cap on open connections in the shared pool (default 1000)."
+    )
     gate_parameters: bool = Field(
         default=True,
         description="Drop optional parameters the catalog says the model does not support "

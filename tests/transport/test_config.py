@@ -59,6 +59,7 @@ def test_only_http_base_urls(url: str) -> None:
         ({"timeout": "fast"}, "timeout"),
         ({"max_retries": -1}, "max_retries"),
         ({"stream_idle_timeout": 0}, "stream_idle_timeout"),
+        ({"max_connections": 0}, "max_connections"),
         ({"default_headers": {"Authorization": "Bearer x"}}, "credentials"),
     ],
 )
