@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import threading
 from collections.abc import AsyncIterator, Callable, Iterator, Mapping
 from typing import Any, Literal
 
@@ -44,6 +45,7 @@ CostEstimator = Callable[["LunosClient", str, Usage], "float | None"]
 _cost_estimator: list[CostEstimator] = []
 #: False until the default estimator (catalog prices, :mod:`.pricing`) has been considered.
 _estimator_resolved: list[bool] = [False]
+_estimator_lock = threading.Lock()
 
 
 def add_usage_listener(listener: UsageListener) -> None:
@@ -66,11 +68,15 @@ def _current_cost_estimator() -> CostEstimator | None:
     for users who never import the catalog or pricing modules themselves.
     """
     if not _estimator_resolved[0]:
-        _estimator_resolved[0] = True
-        if not _cost_estimator:
-            from .pricing import estimate_call_cost
+        # Locked, and the flag set only once the default is installed: concurrent first
+        # calls (e.g. ``batch``) must not see "resolved" with no estimator yet and go unpriced.
+        with _estimator_lock:
+            if not _estimator_resolved[0]:
+                if not _cost_estimator:
+                    from .pricing import estimate_call_cost
 
-            _cost_estimator.append(estimate_call_cost)
+                    _cost_estimator.append(estimate_call_cost)
+                _estimator_resolved[0] = True
     return _cost_estimator[0] if _cost_estimator else None
 
 
