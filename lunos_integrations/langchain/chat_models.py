@@ -21,7 +21,7 @@ from langchain_core.outputs import ChatGenerationChunk, ChatResult
 from langchain_core.runnables import Runnable
 from langchain_core.utils import secret_from_env
 from langchain_core.utils.function_calling import convert_to_openai_tool
-from pydantic import ConfigDict, Field, PrivateAttr, SecretStr, model_validator
+from pydantic import AliasChoices, ConfigDict, Field, PrivateAttr, SecretStr, model_validator
 from typing_extensions import Self
 
 from ..client import LunosClient, check_api, client_from_settings
@@ -97,7 +97,7 @@ class ChatLunos(BaseChatModel):
     in ``model_kwargs`` / ``extra_body`` or as per-call keyword arguments.
     """
 
-    model: str = Field(alias="model_name")
+    model: str = Field(validation_alias=AliasChoices("model", "model_name"))
     """Lunos model id, e.g. ``openai/gpt-4o`` (treated as an opaque string)."""
     api_key: SecretStr | None = Field(
         default_factory=secret_from_env("LUNOS_API_KEY", default=None)
