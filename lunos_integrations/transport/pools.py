@@ -13,6 +13,7 @@ each event loop gets its own async client, dropped together with its loop.
 from __future__ import annotations
 
 import asyncio
+import atexit
 import threading
 import weakref
 from dataclasses import dataclass, field
@@ -59,6 +60,7 @@ class PoolRegistry:
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._entries: dict[tuple[Any, ...], _Entry] = {}
+        self._atexit_registered = False
 
     def lease(self, config: LunosConfig) -> tuple[Any, ...]:
         key = config.pool_key()
@@ -72,6 +74,11 @@ class PoolRegistry:
             entry = self._entries.setdefault(key, _Entry())
             if entry.sync is None or entry.sync.is_closed:
                 entry.sync = httpx.Client(**_client_kwargs(config))
+                if not self._atexit_registered:
+                    # Models are rarely closed explicitly; close idle sockets at exit instead
+                    # of leaving them to the garbage collector (ResourceWarning noise).
+                    atexit.register(self.close_sync_clients)
+                    self._atexit_registered = True
             return entry.sync
 
     def async_client(self, config: LunosConfig) -> httpx.AsyncClient:
@@ -106,6 +113,13 @@ class PoolRegistry:
         except RuntimeError:
             loop = None
         return [c for lp, c in clients if lp is loop]
+
+    def close_sync_clients(self) -> None:
+        """Close every shared sync client (they reopen on next use). Safe to call twice."""
+        with self._lock:
+            clients = [e.sync for e in self._entries.values() if e.sync is not None]
+        for client in clients:
+            client.close()
 
     def stats(self) -> dict[str, int]:
         """Counts for tests and diagnostics: pools, leases, live async clients."""
