@@ -395,12 +395,14 @@ class Transport:
         try:
             _check_stream_response(response)
             try:
-                for chunk in response.iter_bytes():
+                chunks = response.iter_bytes()
+                for chunk in chunks:
                     for ev in parser.feed(chunk):
                         out = state.decode(ev)
                         if out is not None:
                             yield out
                         if state.finished:
+                            _drain(chunks)
                             return
             except httpx.TransportError as exc:
                 raise state.broken(exc, self.config.idle_timeout) from exc
@@ -490,12 +492,14 @@ class Transport:
         try:
             _check_stream_response(response)
             try:
-                async for chunk in response.aiter_bytes():
+                chunks = response.aiter_bytes()
+                async for chunk in chunks:
                     for ev in parser.feed(chunk):
                         out = state.decode(ev)
                         if out is not None:
                             yield out
                         if state.finished:
+                            await _adrain(chunks)
                             return
             except httpx.TransportError as exc:
                 raise state.broken(exc, self.config.idle_timeout) from exc
@@ -507,6 +511,41 @@ class Transport:
                 raise state.truncated("the connection closed")
         finally:
             await response.aclose()
+
+
+#: After a stream's terminator, read at most this much of what is left of the body.
+_DRAIN_LIMIT = 64 * 1024
+
+
+def _drain(chunks: Iterator[bytes]) -> None:
+    """Read the rest of a finished stream's body so its connection goes back to the pool.
+
+    Why: httpx closes (rather than reuses) a connection whose body was not read to the end,
+    and the terminator event is followed by the HTTP end-of-body marker, so returning right
+    at the terminator cost every streamed call a new TCP (and TLS) handshake. The answer is
+    already complete here, so a server that sends too much more or breaks the connection
+    just gets the connection closed; no error is raised.
+    """
+    seen = 0
+    try:
+        for chunk in chunks:
+            seen += len(chunk)
+            if seen > _DRAIN_LIMIT:
+                return
+    except httpx.TransportError:
+        return
+
+
+async def _adrain(chunks: AsyncIterator[bytes]) -> None:
+    """Async :func:`_drain`."""
+    seen = 0
+    try:
+        async for chunk in chunks:
+            seen += len(chunk)
+            if seen > _DRAIN_LIMIT:
+                return
+    except httpx.TransportError:
+        return
 
 
 def _check_stream_response(response: httpx.Response) -> None:

@@ -1,0 +1,149 @@
+"""Broken connections, through both adapters, every mode, call style and route.
+
+Contract: the right answer after retries, or a typed connection error quickly; never a hang
+and never a partial answer returned as complete.
+"""
+
+from __future__ import annotations
+
+import socket
+from typing import Any
+
+import pytest
+from reliability_harness import (
+    ALL,
+    INVOKES,
+    STREAMS,
+    Driver,
+    answer_for,
+    chat_requests,
+    run_matrix,
+)
+
+from lunos_integrations.errors import (
+    APIConnectionError,
+    APITimeoutError,
+    StreamTruncatedError,
+)
+from lunos_integrations.testing import Delay, Disconnect, LocalLunosServer, StreamFault
+
+PROMPT = "ping über the wire"
+
+
+def _closed_port() -> int:
+    """A loopback port nobody listens on (bound, then released)."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@pytest.mark.parametrize("driver", ALL)
+async def test_connection_refused_is_a_typed_error_after_retries(
+    driver: Driver, make: Any, srv: LocalLunosServer
+) -> None:
+    url = f"http://127.0.0.1:{_closed_port()}/v1"
+    model = make(driver, base_url=url, max_retries=1)
+    out, elapsed = await driver.timed(model, PROMPT)
+    assert isinstance(out, APIConnectionError), out
+    assert not isinstance(out, APITimeoutError)
+    assert "127.0.0.1" in str(out) and "Could not reach" in str(out)
+    assert elapsed < 2.0
+
+
+@pytest.mark.parametrize("driver", ALL)
+async def test_reset_before_the_response_is_retried(
+    driver: Driver, make: Any, srv: LocalLunosServer
+) -> None:
+    srv.enqueue(Disconnect("before_response", reset=True), path=driver.path)
+    model = make(driver)
+    out = await driver.ask(model, PROMPT)
+    assert out.text == answer_for(PROMPT)
+    assert len(chat_requests(srv, driver.path)) == 2
+
+
+@pytest.mark.parametrize("driver", ALL)
+async def test_reset_before_the_response_past_max_retries(
+    driver: Driver, make: Any, srv: LocalLunosServer
+) -> None:
+    for _ in range(3):
+        srv.enqueue(Disconnect("before_response", reset=True), path=driver.path)
+    model = make(driver, max_retries=2)
+    out, elapsed = await driver.timed(model, PROMPT)
+    assert isinstance(out, APIConnectionError), out
+    assert len(chat_requests(srv, driver.path)) == 3
+    assert elapsed < 2.0
+
+
+@pytest.mark.parametrize("reset", [True, False], ids=["rst", "fin"])
+@pytest.mark.parametrize("driver", ALL)
+async def test_close_after_headers_is_not_an_answer(
+    driver: Driver, reset: bool, make: Any, srv: LocalLunosServer
+) -> None:
+    """Headers said 200, then the connection died: a connection error, sent once.
+
+    Not retried: the request reached the server, which may already have done (and billed)
+    the work; retrying a non-idempotent call is the caller's decision.
+    """
+    srv.enqueue(Disconnect("after_headers", reset=reset), path=driver.path)
+    model = make(driver)
+    out, elapsed = await driver.timed(model, PROMPT)
+    assert isinstance(out, APIConnectionError), out
+    if driver.is_stream:
+        assert isinstance(out, StreamTruncatedError), out
+    assert len(chat_requests(srv, driver.path)) == 1
+    assert elapsed < 2.0
+
+
+@pytest.mark.parametrize("reset", [True, False], ids=["rst", "fin"])
+@pytest.mark.parametrize("driver", STREAMS)
+async def test_reset_mid_stream_raises_truncated(
+    driver: Driver, reset: bool, make: Any, srv: LocalLunosServer
+) -> None:
+    srv.enqueue(StreamFault(disconnect_after_events=4, reset=reset), path=driver.path)
+    model = make(driver)
+    out, _ = await driver.timed(model, PROMPT)
+    assert isinstance(out, StreamTruncatedError), out
+    assert "incomplete" in str(out)
+    assert len(chat_requests(srv, driver.path)) == 1
+
+
+async def test_silence_before_the_response_times_out() -> None:
+    async def case(driver: Driver, server: LocalLunosServer, make: Any) -> None:
+        server.enqueue(Delay(3.0), path=driver.path)
+        model = make(timeout=0.3, max_retries=0)
+        out, elapsed = await driver.timed(model, PROMPT)
+        assert isinstance(out, APITimeoutError), out
+        assert 0.25 <= elapsed < 1.5, elapsed
+
+    await run_matrix(ALL, case)
+
+
+async def test_timeout_is_retried_then_succeeds() -> None:
+    async def case(driver: Driver, server: LocalLunosServer, make: Any) -> None:
+        server.enqueue(Delay(2.0), path=driver.path)
+        model = make(timeout=0.3, max_retries=1)
+        out = await driver.ask(model, PROMPT)
+        assert out.text == answer_for(PROMPT)
+        assert len(chat_requests(server, driver.path)) == 2
+
+    await run_matrix(INVOKES, case)
+
+
+async def test_sequential_calls_reuse_one_connection() -> None:
+    """Keep-alive works for every call style, streams included (one TCP handshake).
+
+    A stream whose body is not read to its end (past the terminator event) cannot go back
+    to the pool; this failed for every stream before the transport drained that tail.
+    """
+
+    async def case(driver: Driver, server: LocalLunosServer, make: Any) -> None:
+        model = make()
+        await driver.ask(model, "warm up")  # may also fetch the catalog (LunosLLM: sync)
+        opened = server.total_connections
+        for i in range(4):
+            out = await driver.ask(model, f"call {i}")
+            assert out.text == answer_for(f"call {i}")
+        assert server.total_connections == opened, f"{server.total_connections - opened} more"
+        assert server.client_disconnects == 0
+
+    await run_matrix(ALL, case)
