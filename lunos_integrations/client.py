@@ -25,6 +25,7 @@ from .errors import (
     APIStatusError,
     LunosInputError,
     NotFoundError,
+    StreamTruncatedError,
     WireFormatError,
 )
 from .transport.http import JSONResponse, StreamEvent, Transport
@@ -118,6 +119,64 @@ def _is_model_unavailable(error: APIStatusError) -> bool:
         return True
     text = f"{error.message} {error.code or ''}".lower()
     return "model" in text and (error.status_code in (400, 503) or "unavailable" in text)
+
+
+class _StreamSession:
+    """Per-stream bookkeeping shared by :meth:`LunosClient.stream_chat` and its async twin.
+
+    Attaches the request id to the first delta, prices usage as it arrives (so the chunk
+    that carries usage also carries its cost) and reports it to usage listeners exactly
+    once, and refuses to call a stream complete when it never said why it stopped.
+    """
+
+    __slots__ = ("_client", "_decode", "finished", "request", "request_id", "started", "usage")
+
+    def __init__(
+        self,
+        client: LunosClient,
+        request: ChatRequest,
+        decode: Callable[[StreamEvent], ChatDelta | None],
+    ) -> None:
+        self._client = client
+        self._decode = decode
+        self.request = request
+        self.request_id: str | None = None
+        self.started = False
+        self.finished = False
+        self.usage: Usage | None = None
+
+    def on_event(self, event: StreamEvent) -> ChatDelta | None:
+        if event.request_id is not None:
+            self.request_id = event.request_id
+        delta = self._decode(event)
+        if delta is None:
+            return None
+        if not self.started:
+            self.started = True
+            delta.request_id = self.request_id
+        if delta.finish_reason is not None:
+            self.finished = True
+        if delta.usage is not None:
+            self.usage = delta.usage
+            self._client._price_usage(self.request.model, delta.usage)
+        return delta
+
+    def check_complete(self) -> None:
+        """After the terminator: a stream that never gave a finish reason is cut short.
+
+        A gateway whose upstream dies mid-answer may still close the stream politely with
+        ``[DONE]`` / ``message_stop``; the missing finish reason is the only sign.
+        """
+        if not self.finished:
+            raise StreamTruncatedError(
+                "The Lunos stream ended with its terminator but never said why the answer "
+                "stopped (no finish_reason / stop_reason): the upstream answer was probably "
+                "cut, so it is not returned as complete."
+            )
+
+    def report(self) -> None:
+        if self.usage is not None:
+            self._client._report_usage(self.request.model, self.usage)
 
 
 class LunosClient:
@@ -335,6 +394,9 @@ class LunosClient:
         decode_chunk = chat_completions.decode_chunk
         return lambda ev: decode_chunk(ev.data)
 
+    def _stream_session(self, request: ChatRequest, api: Api) -> _StreamSession:
+        return _StreamSession(self, request, self._stream_decoder(api))
+
     def stream_chat(
         self,
         request: ChatRequest,
@@ -346,43 +408,29 @@ class LunosClient:
         path, base = self._route(api)
         request.stream = True
         request, body = self._prepare(request, api)
-        decode = self._stream_decoder(api)
+        session = self._stream_session(request, api)
         events = self.transport.stream(
             path,
             body,
             kind="messages" if api == "messages" else "chat",
             headers=self._headers(base, headers),
         )
-        started = False
-        request_id: str | None = None
-        # Priced as soon as it arrives (so the chunk carries its cost), reported to usage
-        # listeners once when the stream ends, even if several chunks repeat usage.
-        usage: Usage | None = None
         try:
             for event in events:
-                if event.request_id is not None:
-                    request_id = event.request_id
-                delta = decode(event)
-                if delta is None:
-                    continue
-                if not started:
-                    started = True
-                    delta.request_id = request_id
-                if delta.usage is not None:
-                    usage = delta.usage
-                    self._price_usage(request.model, usage)
-                yield delta
+                delta = session.on_event(event)
+                if delta is not None:
+                    yield delta
+            session.check_complete()
         except APIStatusError as exc:
-            retry = None if started else self._fallback(request, exc)
+            retry = None if session.started else self._fallback(request, exc)
             if retry is None:
                 raise
             yield from self.stream_chat(retry, api=api, headers=headers)
         finally:
-            close = getattr(events, "close", None)
-            if close is not None:
-                close()
-            if usage is not None:
-                self._report_usage(request.model, usage)
+            try:
+                events.close()  # type: ignore[attr-defined]
+            finally:
+                session.report()
 
     async def astream_chat(
         self,
@@ -394,32 +442,21 @@ class LunosClient:
         path, base = self._route(api)
         request.stream = True
         request, body = await self._aprepare(request, api)
-        decode = self._stream_decoder(api)
+        session = self._stream_session(request, api)
         events = self.transport.astream(
             path,
             body,
             kind="messages" if api == "messages" else "chat",
             headers=self._headers(base, headers),
         )
-        started = False
-        request_id: str | None = None
-        usage: Usage | None = None  # priced on arrival, reported once at the end
         try:
             async for event in events:
-                if event.request_id is not None:
-                    request_id = event.request_id
-                delta = decode(event)
-                if delta is None:
-                    continue
-                if not started:
-                    started = True
-                    delta.request_id = request_id
-                if delta.usage is not None:
-                    usage = delta.usage
-                    self._price_usage(request.model, usage)
-                yield delta
+                delta = session.on_event(event)
+                if delta is not None:
+                    yield delta
+            session.check_complete()
         except APIStatusError as exc:
-            retry = None if started else self._fallback(request, exc)
+            retry = None if session.started else self._fallback(request, exc)
             if retry is None:
                 raise
             async for delta in self.astream_chat(retry, api=api, headers=headers):
@@ -428,8 +465,7 @@ class LunosClient:
             try:
                 await events.aclose()  # type: ignore[attr-defined]
             finally:
-                if usage is not None:
-                    self._report_usage(request.model, usage)
+                session.report()
 
     # ------------------------------------------------------------------ embeddings
 

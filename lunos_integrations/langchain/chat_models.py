@@ -292,9 +292,9 @@ class ChatLunos(BaseChatModel):
         if self.extra_body:
             extra.update(self.extra_body)
 
-        req = ChatRequest(
-            model=kwargs.get("model") or self.model, messages=convert_messages(messages)
-        )
+        # A per-call model="" is an error (the codec names it), not "use the default".
+        model = kwargs.get("model", self.model)
+        req = ChatRequest(model=model, messages=convert_messages(messages))
         for name in _REQUEST_FIELDS:
             value = kwargs[name] if name in kwargs else getattr(self, name, None)
             if value is not None:

@@ -74,6 +74,12 @@ def to_neutral_messages(messages: Sequence[ChatMessage]) -> list[Message]:
 
 
 def to_neutral_message(msg: ChatMessage, i: int = 0) -> Message:
+    if not isinstance(msg, ChatMessage):
+        raise LunosInputError(
+            f"messages[{i}] is a {type(msg).__name__}, not a llama_index ChatMessage; build it "
+            'with ChatMessage(role="user", content="...").',
+            param=f"messages[{i}]",
+        )
     role_value = msg.role.value if hasattr(msg.role, "value") else str(msg.role)
     role = _ROLES.get(role_value)
     if role is None:

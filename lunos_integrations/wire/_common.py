@@ -14,6 +14,8 @@ _DATA_URL_RE = re.compile(
     r"(?:;[A-Za-z0-9!#$&^_.+-]+=[^;,]*)*;base64,(?P<data>.+)$",
     re.DOTALL,
 )
+#: Standard or URL-safe base64, optional padding (checked once per data URL, not per byte).
+_BASE64_RE = re.compile(r"[A-Za-z0-9+/_\s-]*={0,2}\s*")
 
 # Leading bytes of base64-encoded images, used when a caller gives data without a MIME type.
 _IMAGE_MAGIC: tuple[tuple[str, str], ...] = (
@@ -38,7 +40,14 @@ def parse_data_url(url: str, *, param: str) -> tuple[str, str]:
             f"Malformed data URL {head!r}: expected 'data:<mime type>;base64,<base64 data>'.",
             param=param,
         )
-    return match.group("mime").lower(), match.group("data")
+    data = match.group("data")
+    if _BASE64_RE.fullmatch(data) is None:
+        raise LunosInputError(
+            "The data URL's payload is not base64 (only A-Z, a-z, 0-9, '+', '/', '-', '_' and "
+            "'=' padding may follow 'base64,'); encode the bytes with base64.b64encode.",
+            param=param,
+        )
+    return match.group("mime").lower(), data
 
 
 def sniff_image_mime(data: str) -> str | None:

@@ -103,12 +103,6 @@ async def test_bad_input_is_rejected_before_any_request(
 CASES["bad_base64_payload"] = ({}, {}, "messages[0]")
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="wire/_common.parse_data_url checks the data: URL's shape but not that its "
-    "payload is base64, so 'data:image/png;base64,@@' is sent and costs a round trip "
-    "(Lunos answers 400) instead of a LunosInputError naming messages[0].",
-)
 @pytest.mark.parametrize("driver", [p for p in ALL if "sync-invoke" in p.id])
 async def test_data_url_with_a_non_base64_payload_is_rejected(
     driver: Driver, make: Any, srv: LocalLunosServer
@@ -127,12 +121,6 @@ def test_non_http_base_url_is_rejected_at_construction(framework: str, url: str)
     assert "base_url" in str(info.value) and "http" in str(info.value)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="ChatLunos._build_request uses `kwargs.get('model') or self.model`, so a "
-    "per-call model='' is silently replaced by the instance's model instead of being "
-    "rejected (LunosLLM rejects it with LunosInputError(param='model')).",
-)
 async def test_empty_per_call_model_is_rejected_by_chat_lunos(
     make: Any, srv: LocalLunosServer
 ) -> None:
@@ -142,13 +130,6 @@ async def test_empty_per_call_model_is_rejected_by_chat_lunos(
     assert isinstance(error, LunosInputError) and error.param == "model", repr(error)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="LunosLLM: a message that is not a ChatMessage (a plain dict, which "
-    "LlamaIndex's own event validation accepts) fails in llama_index/messages_in."
-    "to_neutral_message with AttributeError: 'dict' object has no attribute 'role', "
-    "instead of LunosInputError(param='messages[0]').",
-)
 @pytest.mark.parametrize("driver", [p for p in ALL if "llama_index" in p.id])
 async def test_non_message_object_is_rejected_by_lunos_llm(
     driver: Driver, make: Any, srv: LocalLunosServer

@@ -192,13 +192,6 @@ def _json(obj: Any) -> str:
     return json.dumps(obj)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="A stream that reaches its terminator ([DONE] / message_stop) without ever "
-    "carrying a finish_reason / stop_reason (what a gateway sends when the upstream dies "
-    "mid-answer and it closes the stream politely) is returned as a complete answer; "
-    "LunosClient.stream_chat/astream_chat should raise StreamTruncatedError.",
-)
 @pytest.mark.parametrize("driver", STREAMS)
 async def test_terminator_without_finish_reason_is_not_complete(
     driver: Driver, make: Any, srv: LocalLunosServer
