@@ -41,6 +41,7 @@ logger = logging.getLogger("lunos_integrations")
 
 USER_AGENT = f"lunos-integrations/{__version__}"
 StreamKind = Literal["chat", "messages"]
+_MAX_REDIRECTS = 5
 _REQUEST_ID_HEADERS = ("x-request-id", "request-id", "x-lunos-request-id")
 _DUMPS = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
 _LOADS = json.loads
@@ -286,6 +287,45 @@ class Transport:
             extensions=extensions,
         )
 
+    def _redirected(
+        self, request: httpx.Request, response: httpx.Response, hops: int
+    ) -> httpx.Request:
+        """The request to send after a redirect; only same-origin redirects are followed.
+
+        Following a redirect to another host would hand it the prompt (and, without
+        httpx's header stripping, the key). A moved API is a configuration change, so the
+        error says which base_url to use instead.
+        """
+        if hops >= _MAX_REDIRECTS:
+            raise APIConnectionError(
+                f"More than {_MAX_REDIRECTS} redirects from {request.url}; check base_url.",
+                url=str(request.url),
+            )
+        target = request.url.join(response.headers["location"])
+        here = (request.url.scheme, request.url.host, request.url.port)
+        if (target.scheme, target.host, target.port) != here:
+            raise APIConnectionError(
+                f"Lunos answered {response.status_code} redirecting {request.url.path} to "
+                f"another origin ({target.scheme}://{target.netloc.decode()}); not followed, so "
+                "neither the key nor the request body leaves the configured host. If the API "
+                "moved, set base_url (or LUNOS_BASE_URL) to the new address.",
+                url=str(request.url),
+            )
+        method, content = request.method, request.content
+        headers = dict(request.headers)
+        if response.status_code in (301, 302, 303) and method != "GET":
+            # What every HTTP client does for these: the follow-up is a GET without a body.
+            method, content = "GET", b""
+            for name in ("content-type", "content-length"):
+                headers.pop(name, None)
+        return httpx.Request(
+            method,
+            target,
+            headers=headers,
+            content=content or None,
+            extensions=request.extensions,
+        )
+
     def _retry_wait(self, attempt: int, headers: Mapping[str, str] | None) -> float:
         return retry_delay(
             attempt, headers, backoff=self.config.retry_backoff, cap=self.config.max_retry_wait
@@ -328,7 +368,13 @@ class Transport:
             started = time.perf_counter()
             request = self._build(client, method, path, body, params, headers, stream)
             try:
-                response = client.send(request, stream=True)
+                response = client.send(request, stream=True, follow_redirects=False)
+                hops = 0
+                while response.is_redirect:
+                    response.close()
+                    request = self._redirected(request, response, hops)
+                    hops += 1
+                    response = client.send(request, stream=True, follow_redirects=False)
             except httpx.TransportError as exc:
                 self._log(method, path, type(exc).__name__, attempt, started)
                 if attempt >= self.config.max_retries:
@@ -432,7 +478,13 @@ class Transport:
             started = time.perf_counter()
             request = self._build(client, method, path, body, params, headers, stream)
             try:
-                response = await client.send(request, stream=True)
+                response = await client.send(request, stream=True, follow_redirects=False)
+                hops = 0
+                while response.is_redirect:
+                    await response.aclose()
+                    request = self._redirected(request, response, hops)
+                    hops += 1
+                    response = await client.send(request, stream=True, follow_redirects=False)
             except httpx.TransportError as exc:
                 self._log(method, path, type(exc).__name__, attempt, started)
                 if attempt >= self.config.max_retries:

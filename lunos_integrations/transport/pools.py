@@ -36,9 +36,9 @@ def _client_kwargs(config: LunosConfig) -> dict[str, Any]:
     kwargs: dict[str, Any] = {
         "timeout": config.timeout,
         "limits": _limits(config),
-        # httpx drops Authorization when a redirect leaves the origin, so following
-        # redirects cannot leak the key to another host.
-        "follow_redirects": True,
+        # Redirects are followed by the transport itself, same-origin only (see
+        # Transport._redirected), so neither key nor prompt can reach another host.
+        "follow_redirects": False,
     }
     if config.proxy:
         kwargs["proxy"] = config.proxy

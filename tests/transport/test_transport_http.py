@@ -187,17 +187,42 @@ def test_bad_success_bodies_are_typed_errors(
         make_transport().request("POST", "/chat/completions", body=CHAT_BODY)
 
 
-def test_redirect_to_another_origin_drops_authorization(
+def test_redirect_to_another_origin_is_refused(
     lunos_server: LocalLunosServer, make_transport: MakeTransport
 ) -> None:
     with LocalLunosServer(require_auth=False) as other:
         lunos_server.enqueue(
-            JSONReply({}, status=307, headers={"Location": other.base_url + "/models"}),
-            path="/models",
+            JSONReply({}, status=307, headers={"Location": other.base_url + "/chat/completions"})
         )
-        resp = make_transport().request("GET", "/models")
-        assert resp.status_code == 200
-        assert other.requests and "authorization" not in other.requests[-1].headers
+        with pytest.raises(E.APIConnectionError, match=r"another origin.*base_url"):
+            make_transport().request("POST", "/chat/completions", body=CHAT_BODY)
+        assert other.requests == []  # neither key nor prompt reached the other host
+    assert len(lunos_server.requests) == 1  # and it is not retried
+
+
+@pytest.mark.parametrize("status", [307, 308])
+def test_same_origin_redirect_keeps_method_body_and_auth(
+    status: int, lunos_server: LocalLunosServer, make_transport: MakeTransport
+) -> None:
+    lunos_server.enqueue(
+        JSONReply({}, status=status, headers={"Location": "/v1/chat/completions?moved=1"})
+    )
+    resp = make_transport().request("POST", "/chat/completions", body=CHAT_BODY)
+    assert resp.data["choices"]
+    second = lunos_server.requests[-1]
+    assert second.method == "POST" and second.query.get("moved") in ("1", ["1"])
+    assert second.json == CHAT_BODY
+    assert second.headers["authorization"] == f"Bearer {lunos_server.api_key}"
+
+
+def test_redirect_loop_is_bounded(
+    lunos_server: LocalLunosServer, make_transport: MakeTransport
+) -> None:
+    for _ in range(10):
+        lunos_server.enqueue(JSONReply({}, status=307, headers={"Location": "/v1/models"}))
+    with pytest.raises(E.APIConnectionError, match="redirects"):
+        make_transport().request("POST", "/chat/completions", body=CHAT_BODY)
+    assert len(lunos_server.requests) == 6
 
 
 def test_a_thousand_transports_share_one_pool(lunos_server: LocalLunosServer) -> None:
