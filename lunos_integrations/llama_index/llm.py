@@ -19,6 +19,7 @@ at construction, like an SDK client); calls never create clients.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Generator, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, Literal
@@ -214,19 +215,43 @@ class LunosLLM(FunctionCallingLLM):
         cached = self._info
         if cached is not None and cached[0] == self.model:
             return cached[1]
-        from ..catalog import lookup_model
+        try:
+            asyncio.get_running_loop()
+        except RuntimeError:
+            from ..catalog import lookup_model
 
-        info = lookup_model(self._client, self.model)
-        self._info = (self.model, info)
-        return info
+            info = lookup_model(self._client, self.model)
+            self._info = (self.model, info)
+            return info
+        # Inside an event loop a blocking catalog fetch would stall every other task:
+        # use what is cached; the async entry points await the fetch (see _awarm).
+        from ..catalog import peek_model
+
+        return peek_model(self._client, self.model)
+
+    async def _awarm(self) -> None:
+        """Fetch the catalog without blocking the loop, once per instance and model."""
+        cached = self._info
+        if cached is None or cached[0] != self.model:
+            from ..catalog import alookup_model
+
+            self._info = (self.model, await alookup_model(self._client, self.model))
 
     @property
     def metadata(self) -> LLMMetadata:
-        key = (self.model, self.max_tokens, self.context_window, self.is_function_calling_model)
+        info = self.model_info()
+        # ``info`` is part of the key: metadata built from defaults inside an event loop
+        # (catalog not fetched yet) is rebuilt once the catalog arrives.
+        key = (
+            self.model,
+            self.max_tokens,
+            self.context_window,
+            self.is_function_calling_model,
+            id(info),
+        )
         cached = self._meta
         if cached is not None and cached[0] == key:
             return cached[1]
-        info = self.model_info()
         context = self.context_window or (info.context_window if info else None)
         context = context or DEFAULT_CONTEXT_WINDOW
         if self.max_tokens is not None:
@@ -304,6 +329,7 @@ class LunosLLM(FunctionCallingLLM):
         return await self._achat(messages, **kwargs)
 
     async def _achat(self, messages: Sequence[ChatMessage], **kwargs: Any) -> ChatResponse:
+        await self._awarm()
         req, headers = self._build(messages, kwargs, stream=False)
         result = await self._client.achat(req, api=self.api, headers=headers)
         return chat_response_from_result(result)
@@ -335,6 +361,7 @@ class LunosLLM(FunctionCallingLLM):
     async def _astream_chat(
         self, messages: Sequence[ChatMessage], **kwargs: Any
     ) -> ChatResponseAsyncGen:
+        await self._awarm()
         req, headers = self._build(messages, kwargs, stream=True)
         deltas = self._client.astream_chat(req, api=self.api, headers=headers)
 
@@ -464,6 +491,7 @@ class LunosLLM(FunctionCallingLLM):
         return super().structured_predict(*args, **kwargs)
 
     async def astructured_predict(self, *args: Any, **kwargs: Any) -> Any:
+        await self._awarm()  # the method choice depends on the catalog
         if self._use_json_schema():
             return await structured.apredict_json(self, *args, **kwargs)
         return await super().astructured_predict(*args, **kwargs)
@@ -476,6 +504,7 @@ class LunosLLM(FunctionCallingLLM):
         return super()._structured_stream_call(*args, **kwargs)
 
     async def _structured_astream_call(self, *args: Any, **kwargs: Any) -> Any:
+        await self._awarm()
         if self._use_json_schema():
             return structured.astream_json(self, *args, **kwargs)
         if self._force_tool_path():

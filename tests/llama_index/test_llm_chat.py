@@ -491,3 +491,27 @@ def test_lazy_import_from_package_root() -> None:
         "assert 'langchain_core' not in sys.modules"
     )
     subprocess.run([sys.executable, "-c", code], check=True, timeout=60)
+
+
+async def test_async_calls_never_fetch_the_catalog_on_the_event_loop(
+    lunos_server: LocalLunosServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Inside a running loop the blocking catalog look-up must not run; the async path
+    awaits the non-blocking one, and metadata then reflects the catalog."""
+    import lunos_integrations.catalog as catalog
+    from llama_index.core.llms import ChatMessage
+
+    from lunos_integrations.llama_index import LunosLLM
+
+    def no_blocking_lookup(*args: object, **kwargs: object) -> None:
+        raise AssertionError("blocking catalog look-up inside the event loop")
+
+    monkeypatch.setattr(catalog, "lookup_model", no_blocking_lookup)
+    llm = LunosLLM(
+        model="deepseek/deepseek-r1", base_url=lunos_server.base_url, api_key=lunos_server.api_key
+    )
+    response = await llm.achat([ChatMessage(role="user", content="hi")])
+    assert response.message.content
+    assert llm.metadata.context_window == 163840  # from the catalog, not the default
+    chunks = [c async for c in await llm.astream_chat([ChatMessage(role="user", content="hi")])]
+    assert chunks
