@@ -498,9 +498,9 @@ async def test_async_calls_never_fetch_the_catalog_on_the_event_loop(
 ) -> None:
     """Inside a running loop the blocking catalog look-up must not run; the async path
     awaits the non-blocking one, and metadata then reflects the catalog."""
-    import lunos_integrations.catalog as catalog
     from llama_index.core.llms import ChatMessage
 
+    import lunos_integrations.catalog as catalog
     from lunos_integrations.llama_index import LunosLLM
 
     def no_blocking_lookup(*args: object, **kwargs: object) -> None:
