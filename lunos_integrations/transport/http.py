@@ -441,7 +441,7 @@ class Transport:
         try:
             _check_stream_response(response)
             try:
-                chunks = response.iter_bytes()
+                chunks = _sync_chunks(response)
                 for chunk in chunks:
                     for ev in parser.feed(chunk):
                         out = state.decode(ev)
@@ -544,7 +544,7 @@ class Transport:
         try:
             _check_stream_response(response)
             try:
-                chunks = response.aiter_bytes()
+                chunks = _async_chunks(response)
                 async for chunk in chunks:
                     for ev in parser.feed(chunk):
                         out = state.decode(ev)
@@ -598,6 +598,19 @@ async def _adrain(chunks: AsyncIterator[bytes]) -> None:
                 return
     except httpx.TransportError:
         return
+
+
+def _sync_chunks(response: httpx.Response) -> Iterator[bytes]:
+    """Body bytes of a stream: raw when not content-encoded (skips a per-chunk decoder hop)."""
+    if response.headers.get("content-encoding", "identity") == "identity":
+        return response.iter_raw()
+    return response.iter_bytes()
+
+
+def _async_chunks(response: httpx.Response) -> AsyncIterator[bytes]:
+    if response.headers.get("content-encoding", "identity") == "identity":
+        return response.aiter_raw()
+    return response.aiter_bytes()
 
 
 def _check_stream_response(response: httpx.Response) -> None:

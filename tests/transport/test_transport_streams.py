@@ -221,3 +221,28 @@ def test_async_stream_truncation_and_success(
     lunos_server.enqueue(StreamFault(truncate_before_terminator=True))
     with pytest.raises(E.StreamTruncatedError):
         asyncio.run(collect())
+
+
+def test_content_encoded_stream_is_decoded() -> None:
+    """Raw bytes are read only for identity streams; a gzip'd stream goes through httpx."""
+    import gzip
+
+    import httpx
+
+    from lunos_integrations.config import resolve_config
+    from lunos_integrations.transport.http import Transport
+
+    sse = 'data: {"choices":[{"index":0,"delta":{"content":"zipped"}}]}\n\ndata: [DONE]\n\n'
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(
+            200,
+            content=gzip.compress(sse.encode()),
+            headers={"Content-Type": "text/event-stream", "Content-Encoding": "gzip"},
+        )
+
+    client = httpx.Client(transport=httpx.MockTransport(handler))
+    cfg = resolve_config(api_key="sk-test-123456", base_url="http://127.0.0.1:9/v1")
+    with Transport(cfg, http_client=client) as t:
+        events = list(t.stream("/chat/completions", STREAM_BODY, kind="chat"))
+    assert text_of(events) == "zipped"
