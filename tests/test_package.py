@@ -71,3 +71,14 @@ def test_wire_layer_does_no_io_and_imports_no_framework() -> None:
     mods = _modules_after("import lunos_integrations.wire")
     for banned in ("httpx", "httpcore", "asyncio", "langchain_core", "llama_index", "pydantic"):
         assert not _has(mods, banned), banned
+
+
+def test_option_fields_are_chat_request_fields() -> None:
+    """The one list both adapters use for per-call options names real ChatRequest fields."""
+    import dataclasses
+
+    from lunos_integrations.wire.types import OPTION_FIELDS, ChatRequest
+
+    names = {f.name for f in dataclasses.fields(ChatRequest)}
+    assert set(OPTION_FIELDS) <= names
+    assert len(set(OPTION_FIELDS)) == len(OPTION_FIELDS)

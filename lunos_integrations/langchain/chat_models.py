@@ -27,7 +27,7 @@ from typing_extensions import Self
 from ..client import LunosClient, check_api, client_from_settings
 from ..config import resolve_config
 from ..errors import LunosError, LunosInputError
-from ..wire.types import ChatRequest, ResponseFormat
+from ..wire.types import OPTION_FIELDS, ChatRequest, ResponseFormat
 from .errors import to_langchain_error
 from .messages_in import convert_messages
 from .messages_out import StreamState, result_to_chat_result
@@ -41,21 +41,7 @@ __all__ = ["ChatLunos"]
 Api = Literal["chat_completions", "messages"]
 
 # Per-call kwargs that map onto ChatRequest fields of the same name.
-_REQUEST_FIELDS = (
-    "max_tokens",
-    "temperature",
-    "top_p",
-    "top_k",
-    "seed",
-    "frequency_penalty",
-    "presence_penalty",
-    "reasoning_effort",
-    "reasoning",
-    "thinking",
-    "fallback_model",
-    "observability",
-    "user",
-)
+_REQUEST_FIELDS = OPTION_FIELDS
 # Handled separately when they arrive as per-call kwargs.
 _SPECIAL_KWARGS = frozenset(
     (

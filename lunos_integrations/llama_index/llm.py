@@ -52,7 +52,7 @@ from llama_index.core.types import PydanticProgramMode
 from ..client import LunosClient, check_api, client_from_settings
 from ..errors import LunosInputError
 from ..wire.models import ModelInfo
-from ..wire.types import ChatRequest
+from ..wire.types import OPTION_FIELDS, ChatRequest
 from . import structured
 from .messages_in import to_neutral_messages
 from .messages_out import StreamState, chat_response_from_result
@@ -74,24 +74,7 @@ DEFAULT_NUM_OUTPUT = 4096
 
 # Per-call / additional_kwargs keys that map onto ChatRequest fields (so each route codec
 # encodes them its own way). Anything else goes verbatim into the JSON body (extra_body).
-_DIRECT_FIELDS = frozenset(
-    (
-        "max_tokens",
-        "temperature",
-        "top_p",
-        "top_k",
-        "seed",
-        "frequency_penalty",
-        "presence_penalty",
-        "parallel_tool_calls",
-        "reasoning_effort",
-        "reasoning",
-        "thinking",
-        "fallback_model",
-        "observability",
-        "user",
-    )
-)
+_DIRECT_FIELDS = frozenset((*OPTION_FIELDS, "parallel_tool_calls"))
 _HEADER_KEYS = ("extra_headers", "headers")
 
 

@@ -190,6 +190,27 @@ class ChatRequest:
     extra_body: dict[str, Any] | None = None
 
 
+#: ChatRequest fields that are plain per-call options with the same name in every adapter
+#: (LangChain kwargs / fields, LlamaIndex additional_kwargs): each route's codec encodes
+#: them its own way. Structured fields (messages, tools, tool_choice, response_format, stop)
+#: are converted by the adapters.
+OPTION_FIELDS: tuple[str, ...] = (
+    "max_tokens",
+    "temperature",
+    "top_p",
+    "top_k",
+    "seed",
+    "frequency_penalty",
+    "presence_penalty",
+    "reasoning_effort",
+    "reasoning",
+    "thinking",
+    "fallback_model",
+    "observability",
+    "user",
+)
+
+
 # --------------------------------------------------------------------------- response
 
 
