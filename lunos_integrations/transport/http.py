@@ -14,7 +14,7 @@ import asyncio
 import json
 import logging
 import time
-from collections.abc import AsyncIterator, Iterator, Mapping
+from collections.abc import AsyncIterator, Callable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -255,6 +255,11 @@ class Transport:
     def async_client(self) -> httpx.AsyncClient:
         return self._http_async_client or POOLS.async_client(self.config)
 
+    def _acquire_async(self) -> tuple[httpx.AsyncClient, Callable[[], None]]:
+        if self._http_async_client is not None:
+            return self._http_async_client, _noop
+        return POOLS.acquire_async(self.config)
+
     # ------------------------------------------------------------------ building
 
     def url(self, path: str) -> str:
@@ -465,6 +470,7 @@ class Transport:
 
     async def _send_async(
         self,
+        client: httpx.AsyncClient,
         method: str,
         path: str,
         body: Any,
@@ -472,7 +478,6 @@ class Transport:
         headers: Mapping[str, str] | None,
         stream: bool,
     ) -> httpx.Response:
-        client = self.async_client
         attempt = 0
         while True:
             started = time.perf_counter()
@@ -518,13 +523,17 @@ class Transport:
         params: Mapping[str, str] | None = None,
         headers: Mapping[str, str] | None = None,
     ) -> JSONResponse:
-        response = await self._send_async(method, path, body, params, headers, False)
+        client, release = self._acquire_async()
         try:
-            content = await response.aread()
-        except httpx.TransportError as exc:
-            raise _connection_error(exc, self.url(path)) from exc
+            response = await self._send_async(client, method, path, body, params, headers, False)
+            try:
+                content = await response.aread()
+            except httpx.TransportError as exc:
+                raise _connection_error(exc, self.url(path)) from exc
+            finally:
+                await response.aclose()
         finally:
-            await response.aclose()
+            release()
         data = decode_json_body(response, content)
         return JSONResponse(
             response.status_code, data, response.headers, request_id_of(response.headers)
@@ -538,7 +547,12 @@ class Transport:
         kind: StreamKind,
         headers: Mapping[str, str] | None = None,
     ) -> AsyncIterator[StreamEvent]:
-        response = await self._send_async("POST", path, body, None, headers, True)
+        client, release = self._acquire_async()
+        try:
+            response = await self._send_async(client, "POST", path, body, None, headers, True)
+        except BaseException:
+            release()
+            raise
         state = _StreamState(kind, request_id_of(response.headers))
         parser = SSEParser()
         try:
@@ -562,7 +576,10 @@ class Transport:
             if not state.finished:
                 raise state.truncated("the connection closed")
         finally:
-            await response.aclose()
+            try:
+                await response.aclose()
+            finally:
+                release()
 
 
 #: After a stream's terminator, read at most this much of what is left of the body.
@@ -598,6 +615,10 @@ async def _adrain(chunks: AsyncIterator[bytes]) -> None:
                 return
     except httpx.TransportError:
         return
+
+
+def _noop() -> None:
+    """Release callback for injected clients, which are not sharded."""
 
 
 def _sync_chunks(response: httpx.Response) -> Iterator[bytes]:

@@ -16,6 +16,7 @@ import asyncio
 import atexit
 import threading
 import weakref
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -45,11 +46,63 @@ def _client_kwargs(config: LunosConfig) -> dict[str, Any]:
     return kwargs
 
 
+#: Async pools are split into this many shards (fewer for small connection limits).
+ASYNC_SHARDS = 8
+
+
+class _Shards:
+    """Several async clients for one loop, used round-robin.
+
+    httpcore's pool re-examines every pooled connection (a poll() syscall each) whenever a
+    request is queued or a connection is released, so its per-request cost grows with the
+    number of connections. Splitting one large pool into a few small ones keeps that cost
+    flat under high concurrency; the total connection limit is unchanged.
+    """
+
+    __slots__ = ("clients", "inflight")
+
+    def __init__(self, config: LunosConfig) -> None:
+        count = max(1, min(ASYNC_SHARDS, config.max_connections // 16))
+        per_shard = -(-config.max_connections // count)
+        kwargs = _client_kwargs(config)
+        kwargs["limits"] = httpx.Limits(
+            max_connections=per_shard,
+            max_keepalive_connections=min(per_shard, 100),
+            keepalive_expiry=30.0,
+        )
+        self.clients = [httpx.AsyncClient(**kwargs) for _ in range(count)]
+        self.inflight = [0] * count
+
+    def acquire(self) -> tuple[httpx.AsyncClient, Callable[[], None]]:
+        """The least busy shard for one request, and the callback that marks it finished.
+
+        Ties go to the first shard, so sequential traffic keeps reusing one shard's
+        connections; concurrency spreads evenly, each shard keeping its own keep-alive
+        connections to the (usually single) Lunos host.
+        """
+        inflight = self.inflight
+        i = inflight.index(min(inflight))
+        inflight[i] += 1
+        done = False
+
+        def release() -> None:
+            nonlocal done
+            if not done:
+                done = True
+                inflight[i] -= 1
+
+        return self.clients[i], release
+
+    @property
+    def is_closed(self) -> bool:
+        return any(c.is_closed for c in self.clients)
+
+
 @dataclass
 class _Entry:
     leases: int = 0
     sync: httpx.Client | None = None
-    by_loop: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, httpx.AsyncClient] = field(
+    by_loop: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, _Shards] = field(
         default_factory=weakref.WeakKeyDictionary
     )
 
@@ -82,15 +135,22 @@ class PoolRegistry:
             return entry.sync
 
     def async_client(self, config: LunosConfig) -> httpx.AsyncClient:
+        """A client of this loop's pool (for callers that do not track requests)."""
+        client, release = self.acquire_async(config)
+        release()
+        return client
+
+    def acquire_async(self, config: LunosConfig) -> tuple[httpx.AsyncClient, Callable[[], None]]:
+        """Lease a shard of this event loop's pool for one request; call the callback after."""
         loop = asyncio.get_running_loop()
         key = config.pool_key()
         with self._lock:
             entry = self._entries.setdefault(key, _Entry())
-            client = entry.by_loop.get(loop)
-            if client is None or client.is_closed:
-                client = httpx.AsyncClient(**_client_kwargs(config))
-                entry.by_loop[loop] = client
-            return client
+            shards = entry.by_loop.get(loop)
+            if shards is None or shards.is_closed:
+                shards = _Shards(config)
+                entry.by_loop[loop] = shards
+            return shards.acquire()
 
     def release(self, key: tuple[Any, ...]) -> list[httpx.AsyncClient]:
         """Return a lease; when it was the last, close the sync client.
@@ -112,7 +172,7 @@ class PoolRegistry:
             loop = asyncio.get_running_loop()
         except RuntimeError:
             loop = None
-        return [c for lp, c in clients if lp is loop]
+        return [c for lp, shards in clients if lp is loop for c in shards.clients]
 
     def close_sync_clients(self) -> None:
         """Close every shared sync client (they reopen on next use). Safe to call twice."""
@@ -128,7 +188,9 @@ class PoolRegistry:
                 "pools": len(self._entries),
                 "leases": sum(e.leases for e in self._entries.values()),
                 "sync_clients": sum(1 for e in self._entries.values() if e.sync is not None),
-                "async_clients": sum(len(e.by_loop) for e in self._entries.values()),
+                "async_clients": sum(
+                    len(s.clients) for e in self._entries.values() for s in e.by_loop.values()
+                ),
             }
 
 

@@ -236,7 +236,7 @@ _SYNC_CALLS = ThreadPoolExecutor(max_workers=32, thread_name_prefix="sync-driver
 Case = Callable[[Driver, LocalLunosServer, Callable[..., Any]], Awaitable[None]]
 
 
-async def run_matrix(params: Sequence[Any], case: Case) -> None:
+async def run_matrix(params: Sequence[Any], case: Case, *, concurrent: bool = True) -> None:
     """Run ``case`` for every driver at once, each against its own fresh server.
 
     Why: cases that must wait (Retry-After, timeouts) would cost their wait 16 times if run
@@ -263,7 +263,15 @@ async def run_matrix(params: Sequence[Any], case: Case) -> None:
                 for model in made:
                     await model.aclose()
 
-    results = await asyncio.gather(*(one(d) for d in chosen), return_exceptions=True)
+    if concurrent:
+        results = await asyncio.gather(*(one(d) for d in chosen), return_exceptions=True)
+    else:
+        results = []
+        for d in chosen:
+            try:
+                results.append(await one(d))
+            except Exception as exc:  # collected and reported like gather's
+                results.append(exc)
     failures = [
         f"{d}: {type(r).__name__}: {r}"
         for d, r in zip(chosen, results, strict=True)

@@ -146,4 +146,7 @@ async def test_sequential_calls_reuse_one_connection() -> None:
         assert server.total_connections == opened, f"{server.total_connections - opened} more"
         assert server.client_disconnects == 0
 
-    await run_matrix(ALL, case)
+    # One driver at a time: the async pool is sharded by load, so calls of *other* drivers
+    # in flight (each to its own server) would legitimately steer a call to another shard
+    # with no connection to this server yet. With one host, as with Lunos, shards reuse.
+    await run_matrix(ALL, case, concurrent=False)

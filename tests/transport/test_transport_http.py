@@ -273,3 +273,31 @@ def test_async_errors_are_typed(
     lunos_server.enqueue(ErrorReply(404, {"error": {"message": "The model 'x' does not exist"}}))
     with pytest.raises(E.NotFoundError, match="does not exist"):
         asyncio.run(make_transport().arequest("POST", "/chat/completions", body=CHAT_BODY))
+
+
+def test_async_pool_is_sharded_and_keeps_reusing_connections(
+    lunos_server: LocalLunosServer, make_transport: MakeTransport
+) -> None:
+    """Concurrent requests spread over shards; later waves and sequential calls reuse the
+    connections already open instead of dialling again."""
+    t = make_transport(timeout=31)  # its own pool key, so other tests' pools do not interfere
+
+    async def wave(n: int) -> None:
+        await asyncio.gather(
+            *(t.arequest("POST", "/chat/completions", body=CHAT_BODY) for _ in range(n))
+        )
+
+    async def main() -> tuple[int, int, int, int]:
+        await wave(40)
+        first = lunos_server.total_connections
+        await wave(40)
+        second = lunos_server.total_connections
+        for _ in range(5):
+            await t.arequest("POST", "/chat/completions", body=CHAT_BODY)
+        return first, second, lunos_server.total_connections, POOLS.stats()["async_clients"]
+
+    first, second, sequential, shards = asyncio.run(main())
+    assert first <= 40
+    assert second == first  # the second wave reused every connection
+    assert sequential == second  # and so did sequential calls
+    assert shards >= 2  # really sharded
