@@ -34,14 +34,18 @@ from typing import Any, Literal
 CatalogShape = Literal["array", "data", "data_models"]
 CATALOG_SHAPES: tuple[CatalogShape, ...] = ("array", "data", "data_models")
 
-_OPENAI_CHAT_PARAMS = [
+#: Optional chat parameters the local server knows, in a stable order (routes.py checks
+#: requests against a model's ``supportedParameters`` over exactly this set).
+GATED_CHAT_PARAMETERS_ORDER: tuple[str, ...] = (
     "temperature",
     "top_p",
+    "top_k",
     "max_tokens",
     "max_completion_tokens",
     "stop",
     "frequency_penalty",
     "presence_penalty",
+    "repetition_penalty",
     "seed",
     "n",
     "logit_bias",
@@ -53,6 +57,28 @@ _OPENAI_CHAT_PARAMS = [
     "parallel_tool_calls",
     "response_format",
     "stream_options",
+    "reasoning",
+    "reasoning_effort",
+    "include_reasoning",
+    "modalities",
+    "image_config",
+)
+
+#: What the OpenAI-family models of this catalog accept: every gated chat parameter except
+#: the ones specific to other providers or to reasoning / image models.
+_OPENAI_CHAT_PARAMS = [
+    p
+    for p in GATED_CHAT_PARAMETERS_ORDER
+    if p
+    not in {
+        "top_k",
+        "repetition_penalty",
+        "reasoning",
+        "reasoning_effort",
+        "include_reasoning",
+        "modalities",
+        "image_config",
+    }
 ]
 
 

@@ -34,35 +34,7 @@ from .sse import SSEFrame
 
 StreamKind = Literal["chat", "messages", "other"]
 
-GATED_CHAT_PARAMETERS = frozenset(
-    {
-        "temperature",
-        "top_p",
-        "top_k",
-        "max_tokens",
-        "max_completion_tokens",
-        "stop",
-        "frequency_penalty",
-        "presence_penalty",
-        "repetition_penalty",
-        "seed",
-        "n",
-        "logit_bias",
-        "logprobs",
-        "top_logprobs",
-        "user",
-        "tools",
-        "tool_choice",
-        "parallel_tool_calls",
-        "response_format",
-        "stream_options",
-        "reasoning",
-        "reasoning_effort",
-        "include_reasoning",
-        "modalities",
-        "image_config",
-    }
-)
+GATED_CHAT_PARAMETERS = frozenset(catalog_mod.GATED_CHAT_PARAMETERS_ORDER)
 """Optional chat parameters that ``strict_parameters`` checks against ``supportedParameters``.
 
 Unknown keys (``observability``, ``fallback_model``, ``appId`` …) are tolerated, as Lunos does.
