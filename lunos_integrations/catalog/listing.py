@@ -70,45 +70,43 @@ def _query(input: Modalities, output: Modalities) -> dict[str, str] | None:
     return params or None
 
 
-@contextmanager
-def _using(client: LunosClient | None, client_kwargs: dict[str, Any]) -> Iterator[LunosClient]:
-    """The caller's client, or a temporary one built from ``client_kwargs`` / environment."""
+def _client_for(
+    client: LunosClient | None, client_kwargs: dict[str, Any]
+) -> tuple[LunosClient, bool]:
+    """The caller's client, or a new one from ``client_kwargs`` / environment (owned: True)."""
     if client is not None:
         if client_kwargs:
             raise LunosInputError(
                 f"pass either client= or client settings, not both (got {sorted(client_kwargs)})",
                 param="client",
             )
-        yield client
-        return
+        return client, False
     from ..client import LunosClient
 
-    owned = LunosClient(**client_kwargs)
+    return LunosClient(**client_kwargs), True
+
+
+@contextmanager
+def _using(client: LunosClient | None, client_kwargs: dict[str, Any]) -> Iterator[LunosClient]:
+    """The caller's client, or a temporary one that is closed afterwards."""
+    used, owned = _client_for(client, client_kwargs)
     try:
-        yield owned
+        yield used
     finally:
-        owned.close()
+        if owned:
+            used.close()
 
 
 @asynccontextmanager
 async def _ausing(
     client: LunosClient | None, client_kwargs: dict[str, Any]
 ) -> AsyncIterator[LunosClient]:
-    if client is not None:
-        if client_kwargs:
-            raise LunosInputError(
-                f"pass either client= or client settings, not both (got {sorted(client_kwargs)})",
-                param="client",
-            )
-        yield client
-        return
-    from ..client import LunosClient
-
-    owned = LunosClient(**client_kwargs)
+    used, owned = _client_for(client, client_kwargs)
     try:
-        yield owned
+        yield used
     finally:
-        await owned.aclose()
+        if owned:
+            await used.aclose()
 
 
 def list_models(

@@ -103,6 +103,22 @@ def _parse(output_cls: type[BaseModel], response: ChatResponse) -> BaseModel:
     return output_cls.model_validate_json(content)
 
 
+def _start(
+    llm: LunosLLM,
+    output_cls: type[BaseModel],
+    prompt: BasePromptTemplate,
+    llm_kwargs: dict[str, Any] | None,
+    prompt_args: dict[str, Any],
+) -> tuple[Sequence[ChatMessage], dict[str, Any]]:
+    """Announce a structured prediction (as LlamaIndex's own path does) and build the call."""
+    dispatcher.event(
+        LLMStructuredPredictStartEvent(
+            output_cls=output_cls, template=prompt, template_args=prompt_args
+        )
+    )
+    return _prepare(llm, output_cls, prompt, llm_kwargs, prompt_args)
+
+
 def predict_json(
     llm: LunosLLM,
     output_cls: type[BaseModel],
@@ -110,12 +126,7 @@ def predict_json(
     llm_kwargs: dict[str, Any] | None = None,
     **prompt_args: Any,
 ) -> BaseModel:
-    dispatcher.event(
-        LLMStructuredPredictStartEvent(
-            output_cls=output_cls, template=prompt, template_args=prompt_args
-        )
-    )
-    messages, kwargs = _prepare(llm, output_cls, prompt, llm_kwargs, prompt_args)
+    messages, kwargs = _start(llm, output_cls, prompt, llm_kwargs, prompt_args)
     result = _parse(output_cls, llm.chat(messages, **kwargs))
     dispatcher.event(LLMStructuredPredictEndEvent(output=result))
     return result
@@ -128,12 +139,7 @@ async def apredict_json(
     llm_kwargs: dict[str, Any] | None = None,
     **prompt_args: Any,
 ) -> BaseModel:
-    dispatcher.event(
-        LLMStructuredPredictStartEvent(
-            output_cls=output_cls, template=prompt, template_args=prompt_args
-        )
-    )
-    messages, kwargs = _prepare(llm, output_cls, prompt, llm_kwargs, prompt_args)
+    messages, kwargs = _start(llm, output_cls, prompt, llm_kwargs, prompt_args)
     result = _parse(output_cls, await llm.achat(messages, **kwargs))
     dispatcher.event(LLMStructuredPredictEndEvent(output=result))
     return result
