@@ -74,3 +74,25 @@ def test_stream_cut_inside_a_utf8_character_raises_on_close() -> None:
 
 def test_unknown_fields_and_retry_are_ignored() -> None:
     assert parse_in_pieces(b"retry: 10\nfoo: bar\ndata: z\n\n", 2) == [SSEEvent("z")]
+
+
+def test_field_values_lose_exactly_one_leading_space() -> None:
+    raw = b"event:a\ndata:  two\n\nevent:  b\ndata:x\n\n"
+    assert parse_in_pieces(raw, 3) == [SSEEvent(" two", "a"), SSEEvent("x", " b")]
+
+
+def test_invalid_utf8_inside_a_chunk_raises_instead_of_being_replaced() -> None:
+    parser = SSEParser()
+    with pytest.raises(UnicodeDecodeError):
+        parser.feed(b"data: \xff\xfe\n\n")
+
+
+def test_many_cut_characters_in_a_row_decode_like_the_whole_stream() -> None:
+    # Every chunk ends inside a multi-byte character, so the plain-decode fast path and the
+    # incremental decoder must hand over to each other on every feed.
+    text = "".join(f"data: {'é✓😀' * (i % 5 + 1)} {i}\n\n" for i in range(60))
+    raw = text.encode()
+    whole = parse_in_pieces(raw, len(raw))
+    assert [e.data for e in whole] == [f"{'é✓😀' * (i % 5 + 1)} {i}" for i in range(60)]
+    for size in (2, 3, 5, 11, 13, 97):
+        assert parse_in_pieces(raw, size) == whole, size
