@@ -18,6 +18,7 @@ import threading
 import weakref
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from http.cookiejar import CookieJar
 from typing import Any
 
 import httpx
@@ -33,8 +34,25 @@ def _limits(config: LunosConfig) -> httpx.Limits:
     )
 
 
+class _NoCookies(CookieJar):
+    """A cookie jar that never stores anything.
+
+    Pools are shared by every model with the same socket settings, whatever their API key
+    or app id, so a ``Set-Cookie`` answered to one model's request must not ride along on
+    another's (the Lunos API authenticates with the bearer key and needs no cookies).
+    Skipping the jar also saves httpx's cookie parsing on every response (~25 µs).
+    """
+
+    def extract_cookies(self, response: Any, request: Any) -> None:
+        return None
+
+    def set_cookie(self, cookie: Any) -> None:
+        return None
+
+
 def _client_kwargs(config: LunosConfig) -> dict[str, Any]:
     kwargs: dict[str, Any] = {
+        "cookies": _NoCookies(),
         "timeout": config.timeout,
         "limits": _limits(config),
         # Redirects are followed by the transport itself, same-origin only (see

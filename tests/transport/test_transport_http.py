@@ -51,6 +51,23 @@ def test_json_round_trip_and_request_id(
     assert resp.data == {"ok": "é"} and resp.request_id == "req-42"
 
 
+def test_set_cookie_is_never_sent_back_on_shared_pools(
+    lunos_server: LocalLunosServer, make_transport: MakeTransport
+) -> None:
+    # Two transports with different keys share one pool; a cookie answered to the first
+    # must not reach the server on the second's request (nor on the first's next one).
+    first = make_transport()
+    second = make_transport(api_key="sk-other")
+    lunos_server.script.add(
+        JSONReply({"ok": True}, headers={"Set-Cookie": "session=abc; Path=/"}), "/models"
+    )
+    first.request("GET", "/models")
+    first.request("GET", "/models")
+    with pytest.raises(E.AuthenticationError):
+        second.request("GET", "/models")
+    assert [r.headers.get("cookie") for r in lunos_server.requests[-3:]] == [None, None, None]
+
+
 def test_wrong_key_is_an_authentication_error_without_retry(
     lunos_server: LocalLunosServer, make_transport: MakeTransport
 ) -> None:
