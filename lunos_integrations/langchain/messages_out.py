@@ -172,15 +172,15 @@ def _fast_builder(cls: type[Any]) -> Any:
     proto = cls.model_construct()
     # Field order as declared (so reprs / dumps look like validated instances).
     base: dict[str, Any] = {k: proto.__dict__.get(k) for k in cls.model_fields}
-    mutable = tuple(k for k, v in base.items() if isinstance(v, (list, dict)))
+    fresh = tuple((k, type(v)) for k, v in base.items() if isinstance(v, (list, dict)))
     has_extra = proto.__pydantic_extra__ is not None
     new = cls.__new__
     set_attr = object.__setattr__
 
     def build(fields_set: set[str], values: dict[str, Any]) -> Any:
         d = base.copy()
-        for key in mutable:
-            d[key] = type(base[key])()
+        for key, factory in fresh:
+            d[key] = factory()
         d.update(values)
         obj = new(cls)  # type: ignore[call-overload]
         set_attr(obj, "__dict__", d)
@@ -196,8 +196,14 @@ _build_chunk = _fast_builder(AIMessageChunk)
 _build_gen = _fast_builder(ChatGenerationChunk)
 
 
-def _text_chunk(text: str) -> ChatGenerationChunk:
-    message = _build_chunk({"content"}, {"content": text})
+def _text_chunk(text: str, message_id: str | None) -> ChatGenerationChunk:
+    """A plain text chunk. It carries the response id when one is known, like the final
+    chunk, so every chunk of one answer has the same id (LangChain would otherwise stamp
+    its own run id on these and the provider id only on the last one)."""
+    if message_id is None:
+        message = _build_chunk({"content"}, {"content": text})
+    else:
+        message = _build_chunk({"content", "id"}, {"content": text, "id": message_id})
     gen: ChatGenerationChunk = _build_gen({"message", "text"}, {"message": message, "text": text})
     return gen
 
@@ -263,7 +269,7 @@ class StreamState:
             or delta.reasoning_signature
             or delta.redacted_reasoning is not None
         ):
-            return _text_chunk(text) if text else None
+            return _text_chunk(text, self.id) if text else None
         return self._rich_chunk(delta)
 
     def _rich_chunk(self, delta: ChatDelta) -> ChatGenerationChunk:
@@ -298,6 +304,7 @@ class StreamState:
                 additional["thinking_blocks"] = blocks
         message = AIMessageChunk(
             content=delta.text,
+            id=self.id,
             additional_kwargs=additional,
             tool_call_chunks=[
                 {

@@ -346,3 +346,17 @@ def test_env_base_url_and_app_id_are_used(
 def test_unknown_constructor_argument_is_rejected() -> None:
     with pytest.raises(ValueError, match="temprature"):
         ChatLunos(model="m", api_key="sk-offline-123", temprature=0)  # type: ignore[call-arg]
+
+
+@pytest.mark.parametrize("route", ["chat_completions", "messages"])
+def test_every_streamed_chunk_carries_the_response_id(server: LocalLunosServer, route: str) -> None:
+    # One answer, one id: UIs that group streamed chunks by id (LangGraph "messages" mode)
+    # must not see the text under LangChain's run id and the final chunk under another.
+    model = "anthropic/claude-sonnet-4" if route == "messages" else "openai/gpt-4o"
+    llm = llm_for(server, model, api=route)
+    chunks = list(llm.stream('Say "one two three four"'))
+    ids = {c.id for c in chunks}
+    assert len(chunks) >= 3 and len(ids) == 1
+    (only,) = ids
+    assert only is not None and not only.startswith("lc_")
+    assert merged(chunks).id == only
