@@ -318,3 +318,23 @@ def test_async_pool_is_sharded_and_keeps_reusing_connections(
     assert second == first  # the second wave reused every connection
     assert sequential == second  # and so did sequential calls
     assert shards >= 2  # really sharded
+
+
+def test_parsed_urls_are_reused_and_the_cache_is_bounded(make_transport: MakeTransport) -> None:
+    t = make_transport()
+    first = t._parsed_url("/chat/completions")
+    assert t._parsed_url("/chat/completions") is first
+    assert str(first) == t.config.base_url + "/chat/completions"
+    for i in range(500):
+        assert str(t._parsed_url(f"/models/m{i}")).endswith(f"/models/m{i}")
+    assert len(t._urls) <= 64
+
+
+def test_query_params_still_reach_the_server(
+    lunos_server: LocalLunosServer, make_transport: MakeTransport
+) -> None:
+    t = make_transport()
+    t.request("GET", "/models", params={"supported_parameters": "tools"})
+    t.request("GET", "/models")
+    first, second = lunos_server.requests[-2:]
+    assert first.query == {"supported_parameters": "tools"} and not second.query
