@@ -137,6 +137,28 @@ def value(data: dict[str, Any], client: str, metric: str) -> float | None:
     return None if entry is None else METRIC_BY_KEY[metric].get(entry)
 
 
+_SYNC_METRICS = {"invoke", "stream_200", "stream_2000"}
+
+
+def _repeat_values(data: dict[str, Any], client: str, metric: str) -> list[float]:
+    """The per-repeat figures behind a median (worker repeats, or import samples)."""
+    if client.startswith("import:"):
+        raw = _get(data, "imports", client[len("import:") :], "samples_ms")
+    elif metric in _SYNC_METRICS:
+        raw = _get(data, "clients", client, "sync", "metrics", metric, "cpu_ms_repeats")
+    else:
+        raw = None
+    return [float(v) for v in raw] if isinstance(raw, list) else []
+
+
+def repeat_ratios(data: dict[str, Any], client: str, anchor: str, metric: str) -> list[float]:
+    """Ours / anchor for each repeat, paired by index: both were measured in the same pass
+    of the interleaved schedule, minutes apart at most."""
+    ours = _repeat_values(data, client, metric)
+    base = _repeat_values(data, anchor, metric)
+    return [o / a for o, a in zip(ours, base, strict=False) if a > 0]
+
+
 def ratio(ours: float | None, anchor: float | None) -> float | None:
     if ours is None or anchor is None or anchor == 0 or not math.isfinite(ours):
         return None
@@ -167,12 +189,14 @@ def target_rows(data: dict[str, Any]) -> list[dict[str, Any]]:
             if r is None
             else ("pass" if (r <= t.bound if t.op == "<=" else r >= t.bound) else "MISS")
         )
+        spread = repeat_ratios(data, t.client, t.anchor, t.metric)
         rows.append(
             {
                 "what": t.what.format(**labels),
                 "ours": ours,
                 "anchor": anchor,
                 "ratio": r,
+                "spread": (min(spread), max(spread)) if len(spread) > 1 else None,
                 "target": f"{t.op} {t.bound}",
                 "verdict": verdict,
             }
@@ -207,17 +231,22 @@ def render(data: dict[str, Any]) -> str:
         "Versions: " + ", ".join(f"{k} {v}" for k, v in m["versions"].items()) + ".",
         "",
         "CPU is `time.process_time()` of the client process (the server runs in another "
-        "process), median over rounds after warm-up. Ratio = ours / anchor, same run.",
+        "process), median over rounds after warm-up, in each of "
+        f"{data.get('repeats', 1)} fresh worker process(es) per client run in interleaved "
+        "order; the figure is the median of those. Ratio = ours / anchor, same run; the "
+        "range pairs each repeat with the anchor's repeat of the same pass.",
         "",
         "## Targets",
         "",
-        "| measure | ours | anchor | ratio | target | result |",
-        "|---|---:|---:|---:|---:|---|",
+        "| measure | ours | anchor | ratio | range over repeats | target | result |",
+        "|---|---:|---:|---:|---:|---:|---|",
     ]  # fmt: skip
     for row in target_rows(data):
+        spread = row["spread"]
+        span = "—" if spread is None else f"{_fmt(spread[0])} to {_fmt(spread[1])}"
         lines.append(
             f"| {row['what']} | {_fmt(row['ours'])} | {_fmt(row['anchor'])} | "
-            f"{_fmt(row['ratio'])} | {row['target']} | {row['verdict']} |"
+            f"{_fmt(row['ratio'])} | {span} | {row['target']} | {row['verdict']} |"
         )
     lines += ["", "## Ratio to the anchor, every client", ""]
     heads = [m.label.format(**labels) for m in METRICS]

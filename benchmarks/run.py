@@ -16,6 +16,7 @@ import argparse
 import contextlib
 import importlib.util
 import json
+import statistics
 import subprocess
 import sys
 import time
@@ -100,6 +101,36 @@ def run_worker(
     return out
 
 
+def combine_repeats(runs: list[dict[str, Any]]) -> dict[str, Any]:
+    """One sync result from several worker processes: per measure, the median of their medians.
+
+    Each run's own figures are kept under ``cpu_ms_repeats`` so the report can show how far
+    the repeats spread (and pair them with the anchor's repeat of the same index).
+    """
+    good = [r for r in runs if "metrics" in r]
+    if not good:
+        return runs[0] if runs else {"error": "no run"}
+    merged: dict[str, Any] = {"metrics": {}, "repeats": len(good)}
+    if len(good) < len(runs):
+        merged["failed_repeats"] = [r.get("error") for r in runs if "metrics" not in r]
+    for key, first in good[0]["metrics"].items():
+        entries = [r["metrics"][key] for r in good if key in r["metrics"]]
+        entry = dict(first)
+        for field in ("cpu_ms", "wall_ms"):
+            values = [float(e[field]) for e in entries]
+            entry[field] = statistics.median(values)
+            entry[field + "_repeats"] = values
+        warnings = [e["warning"] for e in entries if "warning" in e]
+        if warnings:
+            entry["warning"] = warnings[0]
+        entry["pieces"] = sorted({p for e in entries for p in e.get("pieces", [])})
+        merged["metrics"][key] = entry
+    for extra in ("build_cpu_ms",):
+        if extra in good[0]:
+            merged[extra] = good[0][extra]
+    return merged
+
+
 def machine() -> dict[str, Any]:
     """What the numbers were measured on."""
     import os
@@ -143,6 +174,12 @@ def main(argv: list[str] | None = None) -> int:
         "--clients", default=",".join(BENCHES), help="comma-separated client ids to measure"
     )
     parser.add_argument("--skip-imports", action="store_true", help="do not time imports")
+    parser.add_argument(
+        "--repeats",
+        type=int,
+        default=None,
+        help="fresh worker processes per client for the CPU suite (default 3; 1 with --quick)",
+    )
     args = parser.parse_args(argv)
     clients = [c.strip() for c in args.clients.split(",") if c.strip()]
     unknown = [c for c in clients if c not in BENCHES]
@@ -153,26 +190,43 @@ def main(argv: list[str] | None = None) -> int:
     results: dict[str, dict[str, Any]] = {}
     timeout = 120.0 if args.quick else 300.0
     hold = 0.2 if args.quick else 1.0
+    repeats = args.repeats or (1 if args.quick else 3)
+    sync_runs: dict[str, list[dict[str, Any]]] = {c: [] for c in clients}
     with bench_server() as target, bench_server(hold=hold) as held:
+        runnable = []
         for client in clients:
             why = missing_module(client)
             if why is not None:
                 results[client] = {s: {"error": why} for s in SUITES}
-                continue
-            print(f"... {client}", file=sys.stderr, flush=True)
-            if args.quick:  # one process per client keeps the smoke run short
-                results[client] = run_worker(client, "sync,async,rss", target, True, timeout)
-            else:  # peak RSS is a whole-process figure: its own process, held streams
-                suites = "sync" if client in EXTRA_ROWS - {"lunos_client"} else "sync,async"
-                results[client] = run_worker(client, suites, target, False, timeout)
-                if client not in EXTRA_ROWS:
-                    results[client].update(run_worker(client, "rss", held, False, timeout))
+            else:
+                runnable.append(client)
+        # Repeats are interleaved (A, B, C, A, B, C, ...): a slow minute on the shared
+        # machine then lands on every client once instead of on one client's whole figure.
+        for rep in range(repeats):
+            for client in runnable:
+                print(f"... {client} (repeat {rep + 1}/{repeats})", file=sys.stderr, flush=True)
+                if rep > 0:
+                    sync_runs[client].append(
+                        run_worker(client, "sync", target, args.quick, timeout)["sync"]
+                    )
+                    continue
+                if args.quick:  # one process per client keeps the smoke run short
+                    results[client] = run_worker(client, "sync,async,rss", target, True, timeout)
+                else:  # peak RSS is a whole-process figure: its own process, held streams
+                    suites = "sync" if client in EXTRA_ROWS - {"lunos_client"} else "sync,async"
+                    results[client] = run_worker(client, suites, target, False, timeout)
+                    if client not in EXTRA_ROWS:
+                        results[client].update(run_worker(client, "rss", held, False, timeout))
+                sync_runs[client].append(results[client]["sync"])
+        for client in runnable:
+            results[client]["sync"] = combine_repeats(sync_runs[client])
     import_times: dict[str, dict[str, object]] = {}
     if not args.skip_imports:
         print("... import times", file=sys.stderr, flush=True)
         import_times = imports.measure(1 if args.quick else 5)
     data = {
         "quick": args.quick,
+        "repeats": repeats,
         "machine": machine(),
         "seconds": time.perf_counter() - started,
         "clients": results,
