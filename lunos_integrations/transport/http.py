@@ -20,6 +20,7 @@ from typing import Any, Literal
 
 import httpx
 
+from .._json import loads as fast_json_loads
 from .._version import __version__
 from ..config import LunosConfig
 from ..errors import (
@@ -44,7 +45,7 @@ StreamKind = Literal["chat", "messages"]
 _MAX_REDIRECTS = 5
 _REQUEST_ID_HEADERS = ("x-request-id", "request-id", "x-lunos-request-id")
 _DUMPS = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
-_LOADS = json.loads
+_LOADS = fast_json_loads
 
 
 @dataclass(slots=True)
