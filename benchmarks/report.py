@@ -132,7 +132,7 @@ def _labels(data: dict[str, Any]) -> dict[str, str]:
 
 def value(data: dict[str, Any], client: str, metric: str) -> float | None:
     if client.startswith("import:"):
-        return _num(_get(data, "imports", client[len("import:") :], "median_ms"))
+        return _num(_get(data, "imports", client[len("import:") :], "best_ms"))
     entry = data["clients"].get(client)
     return None if entry is None else METRIC_BY_KEY[metric].get(entry)
 
@@ -140,8 +140,19 @@ def value(data: dict[str, Any], client: str, metric: str) -> float | None:
 _SYNC_METRICS = {"invoke", "stream_200", "stream_2000"}
 
 
+def median_value(data: dict[str, Any], client: str, metric: str) -> float | None:
+    """The median over repeats (the headline figure is the best repeat)."""
+    if client.startswith("import:"):
+        return _num(_get(data, "imports", client[len("import:") :], "median_ms"))
+    if metric in _SYNC_METRICS:
+        got = _get(data, "clients", client, "sync", "metrics", metric, "cpu_ms_median")
+        if got is not None:
+            return _num(got)
+    return value(data, client, metric)
+
+
 def _repeat_values(data: dict[str, Any], client: str, metric: str) -> list[float]:
-    """The per-repeat figures behind a median (worker repeats, or import samples)."""
+    """The per-repeat figures behind a best-of (worker repeats, or import samples)."""
     if client.startswith("import:"):
         raw = _get(data, "imports", client[len("import:") :], "samples_ms")
     elif metric in _SYNC_METRICS:
@@ -190,6 +201,9 @@ def target_rows(data: dict[str, Any]) -> list[dict[str, Any]]:
             else ("pass" if (r <= t.bound if t.op == "<=" else r >= t.bound) else "MISS")
         )
         spread = repeat_ratios(data, t.client, t.anchor, t.metric)
+        median_ratio = ratio(
+            median_value(data, t.client, t.metric), median_value(data, t.anchor, t.metric)
+        )
         rows.append(
             {
                 "what": t.what.format(**labels),
@@ -197,6 +211,7 @@ def target_rows(data: dict[str, Any]) -> list[dict[str, Any]]:
                 "anchor": anchor,
                 "ratio": r,
                 "spread": (min(spread), max(spread)) if len(spread) > 1 else None,
+                "median_ratio": median_ratio,
                 "target": f"{t.op} {t.bound}",
                 "verdict": verdict,
             }
@@ -231,22 +246,27 @@ def render(data: dict[str, Any]) -> str:
         "Versions: " + ", ".join(f"{k} {v}" for k, v in m["versions"].items()) + ".",
         "",
         "CPU is `time.process_time()` of the client process (the server runs in another "
-        "process), median over rounds after warm-up, in each of "
-        f"{data.get('repeats', 1)} fresh worker process(es) per client run in interleaved "
-        "order; the figure is the median of those. Ratio = ours / anchor, same run; the "
-        "range pairs each repeat with the anchor's repeat of the same pass.",
+        "process): the median over rounds after warm-up inside one worker process, then the "
+        f"best of {data.get('repeats', 1)} fresh worker process(es) per client, run in "
+        "interleaved order (A, B, C, A, B, C, ...). Best-of, as `timeit` advises: on a shared "
+        "machine other work only ever adds CPU time. Import times: best of the fresh "
+        "interpreters. Ratio = ours / anchor, same run; the ratio of medians and the range "
+        "of per-repeat ratios (each repeat paired with the anchor's repeat of the same pass) "
+        "show how much the machine moved.",
         "",
         "## Targets",
         "",
-        "| measure | ours | anchor | ratio | range over repeats | target | result |",
-        "|---|---:|---:|---:|---:|---:|---|",
+        "| measure | ours | anchor | ratio | ratio of medians | range over repeats | target "
+        "| result |",
+        "|---|---:|---:|---:|---:|---:|---:|---|",
     ]  # fmt: skip
     for row in target_rows(data):
         spread = row["spread"]
         span = "—" if spread is None else f"{_fmt(spread[0])} to {_fmt(spread[1])}"
         lines.append(
             f"| {row['what']} | {_fmt(row['ours'])} | {_fmt(row['anchor'])} | "
-            f"{_fmt(row['ratio'])} | {span} | {row['target']} | {row['verdict']} |"
+            f"{_fmt(row['ratio'])} | {_fmt(row['median_ratio'])} | {span} | {row['target']} "
+            f"| {row['verdict']} |"
         )
     lines += ["", "## Ratio to the anchor, every client", ""]
     heads = [m.label.format(**labels) for m in METRICS]
@@ -276,14 +296,14 @@ def render(data: dict[str, Any]) -> str:
         cells.append("n/a" if peak_open is None else str(peak_open))
         lines.append(f"| {_client_name(client)} | " + " | ".join(cells) + " |")
     if data.get("imports"):
-        lines += ["", "## Import time (median of fresh interpreters)", ""]
+        lines += ["", "## Import time (fresh interpreters)", ""]
         lines.append("CPU time of the import statement alone (wall time shown for reference).")
         lines.append("")
         lines.append(
-            "| statement | CPU median (ms) | wall median (ms) | ratio to anchor (CPU) "
-            "| CPU samples (ms) |"
+            "| statement | CPU best (ms) | CPU median (ms) | wall median (ms) "
+            "| ratio to anchor (CPU best / median) | CPU samples (ms) |"
         )
-        lines.append("|---|---:|---:|---:|---|")
+        lines.append("|---|---:|---:|---:|---:|---|")
         import_anchor = {
             "lunos_integrations": "langchain_openai",
             "lunos_integrations.langchain": "langchain_openai",
@@ -292,16 +312,19 @@ def render(data: dict[str, Any]) -> str:
             "floor: llama_index.core.llms": "llama_index.llms.openai_like",
         }
         for label, entry in data["imports"].items():
+            best = _num(entry.get("best_ms"))
             med = _num(entry.get("median_ms"))
             anchor_label = import_anchor.get(label)
-            r = None
+            rtext = "—"
             if anchor_label is not None:
-                r = ratio(med, _num(_get(data, "imports", anchor_label, "median_ms")))
-            rtext = "—" if anchor_label is None else f"{_fmt(r)} (vs {anchor_label})"
+                r = ratio(best, _num(_get(data, "imports", anchor_label, "best_ms")))
+                rm = ratio(med, _num(_get(data, "imports", anchor_label, "median_ms")))
+                rtext = f"{_fmt(r)} / {_fmt(rm)} (vs {anchor_label})"
             samples = ", ".join(str(s) for s in entry.get("samples_ms", []))
             wall = _fmt(_num(entry.get("median_wall_ms")), 1)
             lines.append(
-                f"| `{entry['statement']}` | {_fmt(med, 1)} | {wall} | {rtext} | {samples} |"
+                f"| `{entry['statement']}` | {_fmt(best, 1)} | {_fmt(med, 1)} | {wall} | {rtext} "
+                f"| {samples} |"
             )
     problems = _errors(data)
     if problems:
