@@ -248,7 +248,7 @@ class ChatLunosBench(LangChainBench):
         from lunos_integrations.langchain import ChatLunos
 
         model = MESSAGES_MODEL if self.route == "messages" else CHAT_MODEL
-        self.llm = ChatLunos(  # type: ignore[call-arg]
+        self.llm = ChatLunos(
             model=model,
             base_url=target.base_url,
             api_key=SecretStr(target.api_key),

@@ -37,5 +37,5 @@ def test_ruff_format() -> None:
 
 
 def test_mypy_strict() -> None:
-    result = _run(_tool("mypy"), "--strict", "lunos_integrations")
+    result = _run(_tool("mypy"), "--strict", "lunos_integrations", "benchmarks")
     assert result.returncode == 0, result.stdout + result.stderr
