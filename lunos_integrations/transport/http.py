@@ -637,14 +637,23 @@ def _noop() -> None:
 
 
 def _sync_chunks(response: httpx.Response) -> Iterator[bytes]:
-    """Body bytes of a stream: raw when not content-encoded (skips a per-chunk decoder hop)."""
+    """Body bytes of a stream. When the body is not content-encoded they are read straight
+    from ``response.stream`` (httpx's transport stream, which already maps httpcore errors
+    to httpx ones): ``iter_raw()`` only adds a chunker, a byte counter and an exception
+    context per chunk, ~0.5 µs of a ~25 µs chunk. The caller closes the response."""
     if response.headers.get("content-encoding", "identity") == "identity":
+        stream = response.stream
+        if isinstance(stream, httpx.SyncByteStream):
+            return iter(stream)
         return response.iter_raw()
     return response.iter_bytes()
 
 
 def _async_chunks(response: httpx.Response) -> AsyncIterator[bytes]:
     if response.headers.get("content-encoding", "identity") == "identity":
+        stream = response.stream
+        if isinstance(stream, httpx.AsyncByteStream):
+            return aiter(stream)
         return response.aiter_raw()
     return response.aiter_bytes()
 
