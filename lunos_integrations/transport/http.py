@@ -383,10 +383,14 @@ class Transport:
     ) -> httpx.Response:
         """Send with retries; returns an open 2xx response whose body is not read yet."""
         client = self.sync_client
+        # Built (and the body JSON-encoded) once: a request with bytes content can be sent
+        # again as it is, so retries only re-send; a redirect's request replaces it for that
+        # attempt only.
+        original = self._build(client, method, path, body, params, headers, stream)
         attempt = 0
         while True:
             started = time.perf_counter()
-            request = self._build(client, method, path, body, params, headers, stream)
+            request = original
             try:
                 response = client.send(request, stream=True, follow_redirects=False)
                 hops = 0
@@ -493,10 +497,14 @@ class Transport:
         headers: Mapping[str, str] | None,
         stream: bool,
     ) -> httpx.Response:
+        # Built (and the body JSON-encoded) once: a request with bytes content can be sent
+        # again as it is, so retries only re-send; a redirect's request replaces it for that
+        # attempt only.
+        original = self._build(client, method, path, body, params, headers, stream)
         attempt = 0
         while True:
             started = time.perf_counter()
-            request = self._build(client, method, path, body, params, headers, stream)
+            request = original
             try:
                 response = await client.send(request, stream=True, follow_redirects=False)
                 hops = 0

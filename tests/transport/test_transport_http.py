@@ -101,6 +101,29 @@ def test_transient_errors_are_retried_then_succeed(
     assert len(lunos_server.requests) == 3
 
 
+def test_retries_resend_the_body_encoded_once(
+    lunos_server: LocalLunosServer, make_transport: MakeTransport, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import lunos_integrations.transport.http as http_mod
+
+    calls: list[object] = []
+    real = http_mod.encode_body
+
+    def counting(body: object) -> bytes:
+        calls.append(body)
+        return real(body)
+
+    monkeypatch.setattr(http_mod, "encode_body", counting)
+    lunos_server.enqueue(ErrorReply(503))
+    lunos_server.enqueue(ErrorReply(503))
+    t = make_transport(max_retries=2)
+    t.request("POST", "/chat/completions", body=CHAT_BODY)
+    asyncio.run(t.arequest("POST", "/chat/completions", body=CHAT_BODY))
+    sent = [r.body for r in lunos_server.requests]
+    assert len(sent) == 4 and len(set(sent)) == 1  # 3 attempts, then one async call
+    assert len(calls) == 2  # once per call, not once per attempt
+
+
 def test_retries_exhausted_raise_the_last_error(
     lunos_server: LocalLunosServer, make_transport: MakeTransport
 ) -> None:
