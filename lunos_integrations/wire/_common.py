@@ -58,6 +58,20 @@ def sniff_image_mime(data: str) -> str | None:
     return None
 
 
+def _url_or_data_url(
+    url: str | None, data: str | None, *, param: str
+) -> tuple[str, str, str | None] | None:
+    """The source when it is a URL, or a ``data:`` URL (given as ``url`` or ``data``);
+    ``None`` when it is plain base64 ``data`` (or nothing), which each caller types itself."""
+    if url and not url.startswith("data:"):
+        return "url", url, None
+    inline = url or data
+    if inline and inline.startswith("data:"):
+        mime, payload = parse_data_url(inline, param=param)
+        return "base64", payload, mime
+    return None
+
+
 def image_source(
     url: str | None, data: str | None, mime_type: str | None, *, param: str
 ) -> tuple[str, str | None, str | None]:
@@ -65,15 +79,10 @@ def image_source(
 
     A ``data:`` URL given as ``url`` (or as ``data``) is split into its parts and checked.
     """
-    if url:
-        if url.startswith("data:"):
-            mime, payload = parse_data_url(url, param=param)
-            return "base64", payload, mime
-        return "url", url, None
+    given = _url_or_data_url(url, data, param=param)
+    if given is not None:
+        return given
     if data:
-        if data.startswith("data:"):
-            mime, payload = parse_data_url(data, param=param)
-            return "base64", payload, mime
         guessed = mime_type or sniff_image_mime(data)
         if not guessed:
             raise LunosInputError(
@@ -89,15 +98,10 @@ def file_source(
     url: str | None, data: str | None, mime_type: str | None, *, param: str
 ) -> tuple[str, str, str | None]:
     """Normalise a file part to ``("url", url, None)`` or ``("base64", data, mime)``."""
-    if url:
-        if url.startswith("data:"):
-            mime, payload = parse_data_url(url, param=param)
-            return "base64", payload, mime
-        return "url", url, None
+    given = _url_or_data_url(url, data, param=param)
+    if given is not None:
+        return given
     if data:
-        if data.startswith("data:"):
-            mime, payload = parse_data_url(data, param=param)
-            return "base64", payload, mime
         return "base64", data, (mime_type or "application/pdf").lower()
     raise LunosInputError("A file part needs either a url or base64 data.", param=param)
 
