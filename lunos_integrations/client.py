@@ -28,6 +28,7 @@ from .errors import (
     StreamTruncatedError,
     WireFormatError,
 )
+from .redact import redact_url
 from .transport.http import JSONResponse, StreamEvent, Transport
 from .wire import chat_completions, embeddings, messages
 from .wire.types import ChatDelta, ChatRequest, ChatResult, EmbeddingRequest, EmbeddingResult, Usage
@@ -224,7 +225,8 @@ class LunosClient:
         )
 
     def __repr__(self) -> str:
-        return f"LunosClient(base_url={self.config.base_url!r}, app_id={self.config.app_id!r})"
+        base_url = redact_url(self.config.base_url)
+        return f"LunosClient(base_url={base_url!r}, app_id={self.config.app_id!r})"
 
     # ------------------------------------------------------------------ lifecycle
 

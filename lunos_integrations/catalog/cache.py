@@ -25,6 +25,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from ..errors import APIResponseValidationError, WireFormatError
+from ..redact import redact_url
 from ..wire.models import PATH, ModelInfo, parse_model_list
 
 if TYPE_CHECKING:
@@ -140,7 +141,7 @@ class CatalogCache:
         if first:
             what = "using the last good catalog" if stale is not None else "continuing without it"
             warnings.warn(
-                f"The Lunos model catalog at {key}{PATH} could not be used "
+                f"The Lunos model catalog at {redact_url(key)}{PATH} could not be used "
                 f"({type(exc).__name__}: {exc}); {what} (no parameter gating or computed "
                 f"cost for unknown models). Next attempt in {self.negative_ttl:g} s.",
                 LunosCatalogWarning,
