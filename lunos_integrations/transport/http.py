@@ -100,17 +100,20 @@ def decode_json_body(
     try:
         return _LOADS(text)
     except ValueError:
-        excerpt = " ".join(scrub_text(text, secrets).split())[:200]
-        kind = "an HTML page" if "html" in ctype or text.lstrip().startswith("<") else "non-JSON"
-        raise APIResponseValidationError(
-            f"Lunos returned status {response.status_code} with {kind} "
-            f"(content-type {ctype or 'missing'}) where JSON was expected: {excerpt!r}. "
-            "A proxy or wrong base_url is the usual cause.",
-            status_code=response.status_code,
-            body_excerpt=excerpt,
-            request_id=rid,
-            raw_body=text,
-        ) from None
+        pass
+    # Raised here, not in the except block: the parser's error would stay attached as
+    # __context__, and its ``doc`` attribute is the whole unscrubbed body.
+    excerpt = " ".join(scrub_text(text, secrets).split())[:200]
+    kind = "an HTML page" if "html" in ctype or text.lstrip().startswith("<") else "non-JSON"
+    raise APIResponseValidationError(
+        f"Lunos returned status {response.status_code} with {kind} "
+        f"(content-type {ctype or 'missing'}) where JSON was expected: {excerpt!r}. "
+        "A proxy or wrong base_url is the usual cause.",
+        status_code=response.status_code,
+        body_excerpt=excerpt,
+        request_id=rid,
+        raw_body=text,
+    )
 
 
 def _connection_error(exc: httpx.TransportError, url: str) -> APIConnectionError:
@@ -124,6 +127,7 @@ def _connection_error(exc: httpx.TransportError, url: str) -> APIConnectionError
 
 
 _URL_CACHE_SIZE = 64
+_MALFORMED = object()
 
 
 class _StreamState:
@@ -149,6 +153,8 @@ class _StreamState:
         try:
             obj = _LOADS(data)
         except ValueError:
+            obj = _MALFORMED
+        if obj is _MALFORMED:  # raised outside the except: the parser error holds the data
             excerpt = scrub_text(data, self.secrets)[:200]
             raise APIResponseValidationError(
                 f"malformed JSON in a stream event: {excerpt!r}",
@@ -156,7 +162,7 @@ class _StreamState:
                 body_excerpt=excerpt,
                 request_id=self.request_id,
                 raw_body=data,
-            ) from None
+            )
         if self.kind == "chat":
             if type(obj) is dict and "error" in obj and not obj.get("choices"):
                 raise error_from_stream_event(obj, request_id=self.request_id, secrets=self.secrets)
