@@ -245,6 +245,28 @@ _ANTHROPIC_TYPES: dict[str, int] = {
 }
 
 
+def scrub_error(error: LunosError, secrets: Secrets = NO_SECRETS) -> LunosError:
+    """Scrub, in place, an error built from server text by code that has no secrets at hand
+    (the pure wire codecs quote the body they could not decode).
+
+    Its message is scrubbed; an exception chained to it that holds a secret (a JSON
+    parser's error keeps the whole document as ``doc``) is detached, since it cannot be
+    scrubbed without rebuilding it and the message already says what was wrong.
+    """
+    error.args = tuple(scrub_text(a, secrets) if isinstance(a, str) else a for a in error.args)
+    link = error.__cause__ or error.__context__
+    depth = 0
+    while link is not None and depth < 8:
+        text = f"{link} {getattr(link, '__dict__', '')!r}"
+        if scrub_text(text, secrets) != text:
+            error.__cause__ = error.__context__ = None
+            error.__suppress_context__ = True
+            break
+        link = link.__cause__ or link.__context__
+        depth += 1
+    return error
+
+
 def status_error_class(status: int) -> type[APIStatusError]:
     """The most specific error class for an HTTP status."""
     if status in _STATUS_CLASSES:

@@ -257,6 +257,11 @@ class Transport:
     def __repr__(self) -> str:
         return f"Transport(base_url={self._display_base!r}, app_id={self.config.app_id!r})"
 
+    @property
+    def secrets(self) -> Secrets:
+        """What errors built from this transport's responses must scrub (never printed)."""
+        return self._secrets
+
     # ------------------------------------------------------------------ lifecycle
 
     def close(self) -> None:

@@ -25,10 +25,12 @@ from lunos_integrations.errors import (
     InternalServerError,
     LunosError,
     PermissionDeniedError,
+    WireFormatError,
 )
 from lunos_integrations.testing import (
     Action,
     ErrorReply,
+    JSONReply,
     LocalLunosServer,
     RawReply,
     StreamFault,
@@ -93,6 +95,16 @@ def _fault(case: str, driver: Driver) -> tuple[Action, type[LunosError], str]:
     if case == "sse_error_event":  # streams only
         fault = StreamFault(error_event_after=1, error=_stream_error_event())
         return fault, BadRequestError, "authorization: bearer ***"
+    if case == "wire_quote":  # a 2xx body of the wrong shape: the codec's error quotes it
+        echo = f"Authorization: Bearer {KEY}"
+        if not driver.is_stream:
+            return JSONReply({"debug": echo}), APIResponseValidationError, "Bearer ***"
+        event = (
+            f"event: message_start\ndata: {json.dumps(echo)}"
+            if driver.api == "messages"
+            else json.dumps(echo)
+        )
+        return StreamReply([event]), WireFormatError, "Bearer ***"
     if case == "malformed_stream_event":  # streams only
         event = f'data: {{"debug": "Authorization: Bearer {KEY}", "choices": [\n\n'
         reply = StreamReply([event.encode()])
@@ -100,7 +112,13 @@ def _fault(case: str, driver: Driver) -> tuple[Action, type[LunosError], str]:
     raise AssertionError(case)
 
 
-COMMON = ["json_error_body", "bare_key_in_message", "other_tokens_by_pattern", "html_debug_page"]
+COMMON = [
+    "json_error_body",
+    "bare_key_in_message",
+    "other_tokens_by_pattern",
+    "html_debug_page",
+    "wire_quote",
+]
 CASES = [
     *(pytest.param(p.values[0], c, id=f"{p.id}-{c}") for p in ALL for c in COMMON),
     *(pytest.param(p.values[0], "html_200_page", id=f"{p.id}-html_200_page") for p in INVOKES),
@@ -142,7 +160,7 @@ async def test_an_echoed_key_is_scrubbed_and_kept_only_as_raw_body(
     assert phrase in str(out), str(out)  # the server's words survive, the secret does not
     assert not SWEEP.find({"attributes": _texts_of(out)}), _texts_of(out)
     assert not SWEEP.find({"pickle": repr(pickle.dumps(out))}), "the key is in the pickle"
-    if case != "other_tokens_by_pattern":
+    if case not in ("other_tokens_by_pattern", "wire_quote"):
         raw = out.raw_body  # type: ignore[attr-defined]
         raw_text = raw if isinstance(raw, str) else json.dumps(raw)
         assert KEY in raw_text, "the raw body must keep what the server sent"
