@@ -232,7 +232,7 @@ class Transport:
         self._display_base = redact_url(config.base_url)
         authorization = f"Bearer {key}"
         basic = None
-        if user is not None:
+        if user or password:  # httpx's own test: "http://@host" sends no Basic header
             userpass = f"{user}:{password or ''}".encode()
             basic = base64.b64encode(userpass).decode("ascii")
             authorization = f"Basic {basic}"

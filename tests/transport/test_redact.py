@@ -125,3 +125,28 @@ def test_error_from_stream_event_scrubs_the_event() -> None:
 def test_without_secrets_bearer_tokens_are_still_scrubbed() -> None:
     exc = error_from_stream_event({"error": {"message": f"got Bearer {KEY}"}})
     assert KEY not in str(exc)
+
+
+@pytest.mark.parametrize(
+    "userinfo", ["alice:pw-1", "alice@", "alice:@", ":pw-only@", "@", "al%40ice:p%3Aw@"]
+)
+def test_transport_sends_the_authorization_httpx_derives(userinfo: str) -> None:
+    """Same header as httpx builds from a URL with credentials (or the key when none)."""
+    import httpx
+
+    from lunos_integrations.config import resolve_config
+    from lunos_integrations.transport.http import Transport
+
+    if not userinfo.endswith("@"):
+        userinfo += "@"
+    url = f"http://{userinfo}gw.invalid/v1"
+    with httpx.Client() as plain:
+        request = plain.build_request("GET", url)
+        flow = plain._build_request_auth(request).sync_auth_flow(request)
+        expected = next(flow).headers.get("authorization", f"Bearer {KEY}")
+    transport = Transport(resolve_config(api_key=KEY, base_url=url))
+    try:
+        assert transport._base_headers["Authorization"] == expected
+        assert "@" not in transport._request_base
+    finally:
+        transport.close()
