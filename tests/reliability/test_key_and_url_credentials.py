@@ -327,3 +327,34 @@ def test_logging_of_a_credentialed_call_never_shows_the_password(
     assert any("HTTP Request: GET" in line for line in httpx_lines), httpx_lines
     for record in caplog.records:
         _no_password(f"log {record.name}", record.getMessage())
+
+
+@pytest.mark.filterwarnings("ignore::langchain_core._api.beta_decorator.LangChainBetaWarning")
+@pytest.mark.parametrize(
+    ("secret", "extra"),
+    [
+        (SWEEP_KEY[:12] + "\u2013" + SWEEP_KEY[12:], {}),  # a bad key in secrets_map
+        (SWEEP_KEY, {"timeout": -1}),  # our own validation fails during load
+        (SWEEP_KEY, {"unknown_field": 1}),  # pydantic's fails during load
+    ],
+    ids=["bad_key", "bad_timeout", "unknown_field"],
+)
+def test_load_failures_never_print_the_key(secret: str, extra: dict[str, Any]) -> None:
+    """``load`` with ``secrets_map`` puts the key into the constructor's arguments: a failing
+    constructor must not print them. (Called with ``valid_namespaces``, which core needs for
+    a partner namespace; without it core's own "Invalid namespace" error prints the revived
+    arguments, key included, which only a working recipe avoids.)"""
+    from langchain_core.load import dumpd, load
+
+    from lunos_integrations.langchain import ChatLunos
+
+    data = dumpd(ChatLunos(model="openai/gpt-4o", api_key=SWEEP_KEY))
+    data["kwargs"].update(extra)
+    with pytest.raises(ValueError) as info:
+        load(
+            data,
+            secrets_map={"LUNOS_API_KEY": secret},
+            valid_namespaces=["lunos_integrations"],
+            allowed_objects="all",
+        )
+    SWEEP.check_exception(info.value, f"load {extra}")
