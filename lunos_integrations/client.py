@@ -27,7 +27,9 @@ from .errors import (
     NotFoundError,
     StreamTruncatedError,
     WireFormatError,
+    scrub_error,
 )
+from .redact import redact_url
 from .transport.http import JSONResponse, StreamEvent, Transport
 from .wire import chat_completions, embeddings, messages
 from .wire.types import ChatDelta, ChatRequest, ChatResult, EmbeddingRequest, EmbeddingResult, Usage
@@ -148,7 +150,11 @@ class _StreamSession:
     def on_event(self, event: StreamEvent) -> ChatDelta | None:
         if event.request_id is not None:
             self.request_id = event.request_id
-        delta = self._decode(event)
+        try:
+            delta = self._decode(event)
+        except WireFormatError as exc:  # the codec quotes the event: it may echo the key
+            scrub_error(exc, self._client.transport.secrets)
+            raise
         if delta is None:
             return None
         if not self.started:
@@ -224,7 +230,8 @@ class LunosClient:
         )
 
     def __repr__(self) -> str:
-        return f"LunosClient(base_url={self.config.base_url!r}, app_id={self.config.app_id!r})"
+        base_url = redact_url(self.config.base_url)
+        return f"LunosClient(base_url={base_url!r}, app_id={self.config.app_id!r})"
 
     # ------------------------------------------------------------------ lifecycle
 
@@ -276,6 +283,7 @@ class LunosClient:
         try:
             result = decode(response.data)
         except WireFormatError as exc:
+            scrub_error(exc, self.transport.secrets)  # the codec quotes the body
             raise APIResponseValidationError(
                 str(exc), status_code=response.status_code, request_id=response.request_id
             ) from exc
@@ -488,11 +496,11 @@ class LunosClient:
         self._finish_usage(request.model, result.usage)
         return result
 
-    @staticmethod
-    def _decode_embeddings(response: JSONResponse) -> EmbeddingResult:
+    def _decode_embeddings(self, response: JSONResponse) -> EmbeddingResult:
         try:
             return embeddings.decode_response(response.data)
         except WireFormatError as exc:
+            scrub_error(exc, self.transport.secrets)  # the codec quotes the body
             raise APIResponseValidationError(
                 str(exc), status_code=response.status_code, request_id=response.request_id
             ) from exc

@@ -8,6 +8,7 @@ on the first request deep inside a chain.
 from __future__ import annotations
 
 import os
+import unicodedata
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -16,7 +17,8 @@ from urllib.parse import urlsplit
 import httpx
 from pydantic import SecretStr
 
-from .errors import LunosConfigError
+from .errors import LunosConfigError, LunosInputError
+from .redact import MASK, redact_url, split_userinfo
 
 DEFAULT_BASE_URL = "https://api.lunos.tech/v1"
 DEFAULT_TIMEOUT = 60.0
@@ -61,6 +63,27 @@ class LunosConfig:
     #: most 100 idle ones are kept alive.
     max_connections: int = DEFAULT_MAX_CONNECTIONS
 
+    def __post_init__(self) -> None:
+        # Also for configs built directly (or via dataclasses.replace), not only through
+        # resolve_config: a bad key must never reach an HTTP header, whose error would
+        # quote it.
+        key = self.api_key.get_secret_value()
+        checked = check_api_key(key)
+        if checked != key:
+            object.__setattr__(self, "api_key", SecretStr(checked))
+
+    def __repr__(self) -> str:
+        # Written out (not the dataclass one) so that URL credentials are masked.
+        return (
+            f"LunosConfig(base_url={redact_url(self.base_url)!r}, app_id={self.app_id!r}, "
+            f"default_headers={self.default_headers!r}, timeout={self.timeout!r}, "
+            f"max_retries={self.max_retries!r}, max_retry_wait={self.max_retry_wait!r}, "
+            f"retry_backoff={self.retry_backoff!r}, "
+            f"proxy={redact_url(self.proxy) if self.proxy else None!r}, "
+            f"stream_idle_timeout={self.stream_idle_timeout!r}, "
+            f"max_connections={self.max_connections!r})"
+        )
+
     def __hash__(self) -> int:
         return hash(
             (
@@ -100,7 +123,15 @@ def normalize_base_url(url: str) -> str:
     if parts.scheme not in ("http", "https") or not parts.netloc:
         raise LunosConfigError(
             f"base_url must be an http:// or https:// URL such as {DEFAULT_BASE_URL!r}, "
-            f"got {url!r} (argument base_url or environment variable {BASE_URL_ENV})"
+            f"got {redact_url(url)!r} (argument base_url or environment variable {BASE_URL_ENV})"
+        )
+    if split_userinfo(text)[2] == MASK:
+        # What every repr and serialized form shows instead of the password: sending it
+        # would fail authentication with a confusing 401 far from the cause.
+        raise LunosConfigError(
+            f"base_url {text!r} carries the masked password {MASK!r} that reprs and "
+            "serialized models show in place of the real one; pass the URL with its real "
+            f"credentials (argument base_url or environment variable {BASE_URL_ENV})."
         )
     return text.rstrip("/")
 
@@ -116,13 +147,48 @@ def coerce_timeout(timeout: TimeoutTypes) -> httpx.Timeout:
     return httpx.Timeout(float(timeout))
 
 
+def check_api_key(value: str) -> str:
+    """The key with surrounding whitespace removed; a typed error if anything else is off.
+
+    Why here: an HTTP header cannot carry control or non-ASCII characters, and the errors
+    the HTTP stack raises for them quote the whole header (``Illegal header value
+    b'Bearer sk-...'``) or escape deep inside it (``UnicodeEncodeError``). A trailing
+    newline is the usual result of reading a key from a file, so surrounding whitespace is
+    dropped silently; anything left is reported by position only, never by value.
+    """
+    stripped = value.strip()
+    for index, char in enumerate(stripped):
+        code = ord(char)
+        if 0x20 <= code <= 0x7E:
+            continue
+        kind = "a control character" if code < 0x20 or code == 0x7F else "a non-ASCII character"
+        # The character is named by code point only when it cannot be part of any real
+        # key (it is invalid by definition here), so nothing of the key itself is shown.
+        name = unicodedata.name(char, "") if code > 0x7F else ""
+        what = f"U+{code:04X}" + (f" {name}" if name else "")
+        raise LunosInputError(
+            f"api_key contains {kind} ({what}) at position {index + 1} of "
+            f"{len(stripped)} (counted after stripping surrounding whitespace). Lunos keys "
+            "are printable ASCII: copy the key again from the dashboard, or check how it "
+            f"is read (argument api_key or environment variable {API_KEY_ENV}).",
+            param="api_key",
+        )
+    return stripped
+
+
 def resolve_api_key(api_key: str | SecretStr | None) -> SecretStr:
-    """The key from the argument, else ``LUNOS_API_KEY``; a clear error when neither is set."""
+    """The key from the argument, else ``LUNOS_API_KEY``; a clear error when neither is set
+    (or when it holds characters no HTTP header can carry, see :func:`check_api_key`)."""
     if isinstance(api_key, SecretStr):
         value = api_key.get_secret_value()
     else:
         value = api_key if api_key is not None else os.environ.get(API_KEY_ENV, "")
-    value = value.strip()
+    if not isinstance(value, str):
+        raise LunosInputError(
+            f"api_key must be a string or pydantic.SecretStr, got {type(value).__name__}",
+            param="api_key",
+        )
+    value = check_api_key(value)
     if not value:
         raise LunosConfigError(
             f"No Lunos API key: pass api_key=... or set the {API_KEY_ENV} environment variable "

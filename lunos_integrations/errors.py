@@ -6,8 +6,12 @@ next. Error bodies come in several shapes (lunos-api.md §7.1 plus the Anthropic
 :func:`error_from_response` understands all of them and never lets a parsing problem hide
 the original HTTP status.
 
-Nothing here ever includes the API key: messages are built from the server's body (which
-does not echo keys) and request metadata without headers.
+Nothing here ever includes the API key. Messages are built from the server's body and
+request metadata without headers, and servers do echo keys (proxies' debug pages, error
+bodies repeating the ``Authorization`` header): so every piece of server text is scrubbed
+(:mod:`lunos_integrations.redact`) before it is stored, with the secrets the transport
+passes in. The unscrubbed body stays reachable only as ``exc.raw_body``, whose value never
+shows in ``repr``/``vars`` output and is not pickled.
 """
 
 from __future__ import annotations
@@ -18,7 +22,34 @@ import time
 from collections.abc import Mapping
 from typing import Any
 
+from .redact import NO_SECRETS, Secrets, scrub_json, scrub_text
+
 _EXCERPT = 200
+
+
+class _Withheld:
+    """Holds a raw (unscrubbed) server body without ever printing or pickling it.
+
+    Why: ``vars(exc)``, debuggers and error trackers print an exception's attributes, and
+    pickled exceptions travel to other processes and logs; the raw body may hold an echoed
+    key, so it stays in the process that received it and out of every printed form.
+    """
+
+    __slots__ = ("value",)
+
+    def __init__(self, value: Any) -> None:
+        self.value = value
+
+    def __repr__(self) -> str:
+        return "<raw body withheld: read exc.raw_body>"
+
+    def __reduce__(self) -> tuple[Any, tuple[Any, ...]]:
+        return (_Withheld, (None,))
+
+
+def _raw_of(exc: BaseException) -> Any:
+    held = getattr(exc, "_raw_body", None)
+    return held.value if isinstance(held, _Withheld) else None
 
 
 class LunosError(Exception):
@@ -72,11 +103,22 @@ class APIResponseValidationError(LunosError):
         status_code: int,
         body_excerpt: str = "",
         request_id: str | None = None,
+        raw_body: Any = None,
     ) -> None:
         super().__init__(message)
         self.status_code = status_code
         self.body_excerpt = body_excerpt
         self.request_id = request_id
+        self._raw_body = _Withheld(raw_body)
+
+    @property
+    def raw_body(self) -> Any:
+        """The body exactly as received, *unscrubbed*: it may hold an echoed API key.
+
+        ``body_excerpt`` and the message are scrubbed; read this only to debug, and never
+        log it. ``None`` when not kept, and after unpickling.
+        """
+        return _raw_of(self)
 
 
 class WireFormatError(LunosError, ValueError):
@@ -104,6 +146,7 @@ class APIStatusError(LunosError):
         request_id: str | None = None,
         body: Any = None,
         headers: Mapping[str, str] | None = None,
+        raw_body: Any = None,
     ) -> None:
         full = f"Lunos API error {status_code}: {message}"
         if code:
@@ -121,6 +164,17 @@ class APIStatusError(LunosError):
         self.request_id = request_id
         self.body = body
         self.headers = dict(headers or {})
+        self._raw_body = _Withheld(raw_body)
+
+    @property
+    def raw_body(self) -> Any:
+        """The error body exactly as received, *unscrubbed*: it may hold an echoed API key.
+
+        ``body``, ``message`` and ``str(exc)`` are scrubbed (the key, ``Bearer`` tokens and
+        ``x-api-key`` values replaced by ``***``); read this only to debug, and never log
+        it. ``None`` when not kept, and after unpickling.
+        """
+        return _raw_of(self)
 
 
 class BadRequestError(APIStatusError):
@@ -189,6 +243,28 @@ _ANTHROPIC_TYPES: dict[str, int] = {
     "api_error": 500,
     "overloaded_error": 529,
 }
+
+
+def scrub_error(error: LunosError, secrets: Secrets = NO_SECRETS) -> LunosError:
+    """Scrub, in place, an error built from server text by code that has no secrets at hand
+    (the pure wire codecs quote the body they could not decode).
+
+    Its message is scrubbed; an exception chained to it that holds a secret (a JSON
+    parser's error keeps the whole document as ``doc``) is detached, since it cannot be
+    scrubbed without rebuilding it and the message already says what was wrong.
+    """
+    error.args = tuple(scrub_text(a, secrets) if isinstance(a, str) else a for a in error.args)
+    link = error.__cause__ or error.__context__
+    depth = 0
+    while link is not None and depth < 8:
+        text = f"{link} {getattr(link, '__dict__', '')!r}"
+        if scrub_text(text, secrets) != text:
+            error.__cause__ = error.__context__ = None
+            error.__suppress_context__ = True
+            break
+        link = link.__cause__ or link.__context__
+        depth += 1
+    return error
 
 
 def status_error_class(status: int) -> type[APIStatusError]:
@@ -279,41 +355,57 @@ def error_from_response(
     headers: Mapping[str, str],
     *,
     request_id: str | None = None,
+    secrets: Secrets = NO_SECRETS,
 ) -> APIStatusError:
-    """Build the typed error for an HTTP error response, whatever its body looks like."""
-    text = content.decode("utf-8", errors="replace")
-    body: Any = None
-    if text.strip():
+    """Build the typed error for an HTTP error response, whatever its body looks like.
+
+    Every piece of server text (body, message, excerpt, header values) is scrubbed of
+    ``secrets`` and of bearer tokens before it is stored; ``raw_body`` keeps the original.
+    """
+    raw_text = content.decode("utf-8", errors="replace")
+    raw: Any = None
+    if raw_text.strip():
         try:
-            body = json.loads(text)
+            raw = json.loads(raw_text)
         except ValueError:
-            body = None
+            raw = None
+    body = scrub_json(raw, secrets)
     message, code, etype, param = describe_error_body(body)
     if message is None:
-        if text.strip():
+        if raw_text.strip():
+            text = scrub_text(raw_text, secrets)  # before the excerpt cuts a secret in two
             ctype = {k.lower(): v for k, v in headers.items()}.get("content-type", "")
             kind = "an HTML page" if "html" in ctype or text.lstrip().startswith("<") else "text"
             message = f"the server answered with {kind}, not JSON: {_excerpt(text)!r}"
+            body = body if body is not None else text
         else:
             message = "the server answered with an empty body"
-        body = body if body is not None else text
+            body = body if body is not None else raw_text
     cls = status_error_class(status)
     kwargs: dict[str, Any] = {
         "status_code": status,
         "code": code,
         "type": etype,
         "param": param,
-        "request_id": request_id,
+        "request_id": scrub_text(request_id, secrets) if request_id else request_id,
         "body": body,
-        "headers": headers,
+        "headers": {k: scrub_text(v, secrets) for k, v in headers.items()},
+        "raw_body": raw if raw is not None else raw_text,
     }
     if cls is RateLimitError:
         return RateLimitError(message, retry_after=parse_retry_after(headers), **kwargs)
     return cls(message, **kwargs)
 
 
-def error_from_stream_event(payload: Any, *, request_id: str | None = None) -> APIStatusError:
-    """Typed error for an error event that arrived inside a 200 stream."""
+def error_from_stream_event(
+    payload: Any, *, request_id: str | None = None, secrets: Secrets = NO_SECRETS
+) -> APIStatusError:
+    """Typed error for an error event that arrived inside a 200 stream.
+
+    The event is scrubbed as in :func:`error_from_response`; ``raw_body`` keeps it as sent.
+    """
+    raw = payload
+    payload = scrub_json(payload, secrets)
     message, code, etype, param = describe_error_body(payload)
     status = 500
     if isinstance(payload, dict):
@@ -333,8 +425,9 @@ def error_from_stream_event(payload: Any, *, request_id: str | None = None) -> A
         "code": code,
         "type": etype,
         "param": param,
-        "request_id": request_id,
+        "request_id": scrub_text(request_id, secrets) if request_id else request_id,
         "body": payload,
+        "raw_body": raw,
     }
     if cls is RateLimitError:
         return RateLimitError(f"error inside the stream: {text}", **kwargs)

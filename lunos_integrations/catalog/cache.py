@@ -24,7 +24,8 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from ..errors import APIResponseValidationError, WireFormatError
+from ..errors import APIResponseValidationError, WireFormatError, scrub_error
+from ..redact import NO_SECRETS, Secrets, redact_url
 from ..wire.models import PATH, ModelInfo, parse_model_list
 
 if TYPE_CHECKING:
@@ -51,11 +52,13 @@ class LunosCatalogWarning(UserWarning):
     """The model catalog could not be used; calls continue without catalog data."""
 
 
-def decode_catalog(response: JSONResponse) -> list[ModelInfo]:
-    """Models from a ``GET /models`` response, or :class:`APIResponseValidationError`."""
+def decode_catalog(response: JSONResponse, secrets: Secrets = NO_SECRETS) -> list[ModelInfo]:
+    """Models from a ``GET /models`` response, or :class:`APIResponseValidationError`
+    (its quote of the body scrubbed of ``secrets``)."""
     try:
         return parse_model_list(response.data)
     except WireFormatError as exc:
+        scrub_error(exc, secrets)
         raise APIResponseValidationError(
             str(exc), status_code=response.status_code, request_id=response.request_id
         ) from exc
@@ -140,7 +143,7 @@ class CatalogCache:
         if first:
             what = "using the last good catalog" if stale is not None else "continuing without it"
             warnings.warn(
-                f"The Lunos model catalog at {key}{PATH} could not be used "
+                f"The Lunos model catalog at {redact_url(key)}{PATH} could not be used "
                 f"({type(exc).__name__}: {exc}); {what} (no parameter gating or computed "
                 f"cost for unknown models). Next attempt in {self.negative_ttl:g} s.",
                 LunosCatalogWarning,
@@ -170,7 +173,7 @@ class CatalogCache:
             self.fetches += 1
             try:
                 response = client.transport.request("GET", PATH)
-                return self.store(key, decode_catalog(response))
+                return self.store(key, decode_catalog(response, client.transport.secrets))
             except Exception as exc:  # never raise: the catalog is optional
                 return self._fail(key, exc)
 
@@ -202,7 +205,7 @@ class CatalogCache:
         self.fetches += 1
         try:
             response = await client.transport.arequest("GET", PATH)
-            return self.store(key, decode_catalog(response))
+            return self.store(key, decode_catalog(response, client.transport.secrets))
         except Exception as exc:  # never raise: the catalog is optional
             return self._fail(key, exc)
 

@@ -127,7 +127,7 @@ def list_models(
     params = _query(input, output)
     with _using(client, client_kwargs) as c:
         response = c.transport.request("GET", MODELS_PATH, params=params)
-        models = decode_catalog(response)
+        models = decode_catalog(response, c.transport.secrets)
         if params is None:
             CACHE.store(c.config.base_url, models)
         return models
@@ -144,7 +144,7 @@ async def alist_models(
     params = _query(input, output)
     async with _ausing(client, client_kwargs) as c:
         response = await c.transport.arequest("GET", MODELS_PATH, params=params)
-        models = decode_catalog(response)
+        models = decode_catalog(response, c.transport.secrets)
         if params is None:
             CACHE.store(c.config.base_url, models)
         return models

@@ -21,12 +21,22 @@ from langchain_core.outputs import ChatGenerationChunk, ChatResult
 from langchain_core.runnables import Runnable
 from langchain_core.utils import secret_from_env
 from langchain_core.utils.function_calling import convert_to_openai_tool
-from pydantic import AliasChoices, ConfigDict, Field, PrivateAttr, SecretStr, model_validator
+from pydantic import (
+    AliasChoices,
+    ConfigDict,
+    Field,
+    PrivateAttr,
+    SecretStr,
+    ValidationError,
+    field_serializer,
+    model_validator,
+)
 from typing_extensions import Self
 
 from ..client import LunosClient, check_api, client_from_settings
 from ..config import resolve_config
 from ..errors import LunosError, LunosInputError
+from ..redact import has_userinfo, redact_repr_args, redact_url, safe_construction_error
 from ..wire.types import OPTION_FIELDS, ChatRequest, ResponseFormat
 from .errors import to_langchain_error
 from .messages_in import convert_messages
@@ -145,6 +155,25 @@ class ChatLunos(BaseChatModel):
 
     # ------------------------------------------------------------------ construction
 
+    def __init__(self, **kwargs: Any) -> None:
+        # pydantic would wrap our LunosInputError / LunosConfigError in a ValidationError
+        # that prints the whole argument dict, API key included; raise them as they are.
+        error: BaseException | None = None
+        try:
+            super().__init__(**kwargs)
+        except ValidationError as exc:
+            error = safe_construction_error(exc)
+        if error is not None:
+            raise error  # outside the except block: no context holding the arguments
+
+    def __repr_args__(self) -> Any:
+        return redact_repr_args(super().__repr_args__())
+
+    @field_serializer("base_url", "proxy")
+    def _redact_url_fields(self, value: str | None) -> str | None:
+        """``model_dump`` shows URLs with their password masked, as reprs do."""
+        return redact_url(value) if value else value
+
     @model_validator(mode="after")
     def _validate_lunos(self) -> Self:
         """Fail at construction (not on first call) for a bad key, URL or parameter."""
@@ -212,7 +241,14 @@ class ChatLunos(BaseChatModel):
 
     @property
     def lc_secrets(self) -> dict[str, str]:
-        return {"api_key": "LUNOS_API_KEY"}
+        secrets = {"api_key": "LUNOS_API_KEY"}
+        # A base URL carrying credentials is a secret too: ``dumpd`` writes a reference to
+        # LUNOS_BASE_URL instead, and ``load`` restores it from there (or ``secrets_map``).
+        if has_userinfo(self.base_url):
+            secrets["base_url"] = "LUNOS_BASE_URL"
+        if has_userinfo(self.proxy):
+            secrets["proxy"] = "LUNOS_PROXY"
+        return secrets
 
     @classmethod
     def is_lc_serializable(cls) -> bool:
@@ -243,7 +279,7 @@ class ChatLunos(BaseChatModel):
         for name in (*_REQUEST_FIELDS, "stop", "base_url", "app_id"):
             value = getattr(self, name, None)
             if value is not None:
-                params[name] = value
+                params[name] = redact_url(value) if name == "base_url" else value
         return params
 
     def _get_ls_params(self, stop: list[str] | None = None, **kwargs: Any) -> LangSmithParams:

@@ -19,11 +19,20 @@ from typing import Any
 
 from langchain_core.embeddings import Embeddings
 from langchain_core.utils import from_env, secret_from_env
-from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, SecretStr
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    PrivateAttr,
+    SecretStr,
+    ValidationError,
+    field_serializer,
+)
 
 from ..client import LunosClient, client_from_settings
 from ..config import API_KEY_ENV, APP_ID_ENV, BASE_URL_ENV, DEFAULT_BASE_URL
 from ..errors import LunosInputError
+from ..redact import redact_repr_args, redact_url, safe_construction_error
 from ..wire.types import EmbeddingRequest
 
 __all__ = ["DEFAULT_EMBEDDING_MODEL", "LunosEmbeddings"]
@@ -76,7 +85,13 @@ class LunosEmbeddings(BaseModel, Embeddings):
     _client: LunosClient | None = PrivateAttr(default=None)
 
     def __init__(self, **kwargs: Any) -> None:
-        super().__init__(**kwargs)
+        error: BaseException | None = None
+        try:
+            super().__init__(**kwargs)
+        except ValidationError as exc:  # it would print the inputs, key and URLs included
+            error = safe_construction_error(exc)
+        if error is not None:
+            raise error
         for name in ("chunk_size", "max_concurrency"):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int) or value < 1:
@@ -91,6 +106,14 @@ class LunosEmbeddings(BaseModel, Embeddings):
         if not self.model or not self.model.strip():
             raise LunosInputError("model must be a non-empty model id", param="model")
         self._client = self._build_client()  # no I/O; a missing key fails here, not later
+
+    def __repr_args__(self) -> Any:
+        return redact_repr_args(super().__repr_args__())
+
+    @field_serializer("base_url")
+    def _redact_url_fields(self, value: str | None) -> str | None:
+        """``model_dump`` shows the URL with its password masked, as reprs do."""
+        return redact_url(value) if value else value
 
     def _build_client(self) -> LunosClient:
         return client_from_settings(self)

@@ -15,11 +15,12 @@ import os
 from typing import Any
 
 from llama_index.core.base.embeddings.base import BaseEmbedding, Embedding
-from pydantic import Field, PrivateAttr, SecretStr
+from pydantic import Field, PrivateAttr, SecretStr, ValidationError, field_serializer
 
 from ..client import LunosClient, client_from_settings
 from ..config import APP_ID_ENV, BASE_URL_ENV, DEFAULT_BASE_URL
 from ..errors import APIResponseValidationError, LunosInputError
+from ..redact import redact_repr_args, redact_url, safe_construction_error
 from ..wire.types import EmbeddingRequest
 
 __all__ = ["DEFAULT_EMBEDDING_MODEL", "LunosEmbedding"]
@@ -63,7 +64,13 @@ class LunosEmbedding(BaseEmbedding):
         if kwargs.get("app_id") is None:
             kwargs["app_id"] = os.environ.get(APP_ID_ENV) or None
         kwargs["api_key"] = key
-        super().__init__(**kwargs)
+        error: BaseException | None = None
+        try:
+            super().__init__(**kwargs)
+        except ValidationError as exc:  # it would print the inputs, key and URLs included
+            error = safe_construction_error(exc)
+        if error is not None:
+            raise error
         dims = self.dimensions
         if dims is not None and (isinstance(dims, bool) or dims < 1):
             raise LunosInputError(
@@ -79,6 +86,14 @@ class LunosEmbedding(BaseEmbedding):
     @classmethod
     def class_name(cls) -> str:
         return "LunosEmbedding"
+
+    def __repr_args__(self) -> Any:
+        return redact_repr_args(super().__repr_args__())
+
+    @field_serializer("base_url")
+    def _redact_url_fields(self, value: str | None) -> str | None:
+        """``to_dict`` / ``to_json`` show the URL with its password masked, as reprs do."""
+        return redact_url(value) if value else value
 
     @property
     def client(self) -> LunosClient:

@@ -43,7 +43,13 @@ from llama_index.core.base.llms.types import (
     MessageRole,
     ToolCallBlock,
 )
-from llama_index.core.bridge.pydantic import Field, PrivateAttr, SecretStr
+from llama_index.core.bridge.pydantic import (
+    Field,
+    PrivateAttr,
+    SecretStr,
+    ValidationError,
+    field_serializer,
+)
 from llama_index.core.llms.callbacks import llm_chat_callback, llm_completion_callback
 from llama_index.core.llms.function_calling import FunctionCallingLLM
 from llama_index.core.llms.llm import ToolSelection
@@ -51,6 +57,7 @@ from llama_index.core.types import PydanticProgramMode
 
 from ..client import LunosClient, check_api, client_from_settings
 from ..errors import LunosInputError
+from ..redact import redact_repr_args, redact_url, safe_construction_error
 from ..wire.models import ModelInfo
 from ..wire.types import OPTION_FIELDS, ChatRequest
 from . import structured
@@ -167,7 +174,13 @@ class LunosLLM(FunctionCallingLLM):
             check_api(data["api"])
         if "api_key" in data and isinstance(data["api_key"], str):
             data["api_key"] = SecretStr(data["api_key"])
-        super().__init__(**data)
+        error: BaseException | None = None
+        try:
+            super().__init__(**data)
+        except ValidationError as exc:  # it would print the inputs, key and URLs included
+            error = safe_construction_error(exc)
+        if error is not None:
+            raise error
         if client is None:
             client = client_from_settings(
                 self,
@@ -179,6 +192,15 @@ class LunosLLM(FunctionCallingLLM):
     @classmethod
     def class_name(cls) -> str:
         return "LunosLLM"
+
+    def __repr_args__(self) -> Any:
+        return redact_repr_args(super().__repr_args__())
+
+    @field_serializer("base_url", "proxy")
+    def _redact_url_fields(self, value: str | None) -> str | None:
+        """``to_dict`` / ``to_json`` show URLs with their password masked, as reprs do;
+        a model rebuilt from them needs the real URL again (the masked one is refused)."""
+        return redact_url(value) if value else value
 
     @property
     def client(self) -> LunosClient:

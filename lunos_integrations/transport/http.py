@@ -11,6 +11,7 @@ error to raise); only the lines that do I/O differ.
 from __future__ import annotations
 
 import asyncio
+import base64
 import json
 import logging
 import time
@@ -34,6 +35,7 @@ from ..errors import (
     error_from_response,
     error_from_stream_event,
 )
+from ..redact import NO_SECRETS, Secrets, redact_url, scrub_text, split_userinfo
 from .pools import POOLS
 from .retry import retry_delay, should_retry_status
 from .sse import SSEEvent, SSEParser
@@ -80,8 +82,11 @@ def encode_body(body: Any) -> bytes:
     return _DUMPS(body).encode("utf-8")
 
 
-def decode_json_body(response: httpx.Response, content: bytes) -> Any:
-    """The JSON of a 2xx body, or a typed error naming what actually came back."""
+def decode_json_body(
+    response: httpx.Response, content: bytes, secrets: Secrets = NO_SECRETS
+) -> Any:
+    """The JSON of a 2xx body, or a typed error naming what actually came back (with any
+    echoed secret scrubbed from the excerpt)."""
     rid = request_id_of(response.headers)
     text = content.decode("utf-8", errors="replace")
     ctype = response.headers.get("content-type", "")
@@ -95,16 +100,20 @@ def decode_json_body(response: httpx.Response, content: bytes) -> Any:
     try:
         return _LOADS(text)
     except ValueError:
-        excerpt = " ".join(text.split())[:200]
-        kind = "an HTML page" if "html" in ctype or text.lstrip().startswith("<") else "non-JSON"
-        raise APIResponseValidationError(
-            f"Lunos returned status {response.status_code} with {kind} "
-            f"(content-type {ctype or 'missing'}) where JSON was expected: {excerpt!r}. "
-            "A proxy or wrong base_url is the usual cause.",
-            status_code=response.status_code,
-            body_excerpt=excerpt,
-            request_id=rid,
-        ) from None
+        pass
+    # Raised here, not in the except block: the parser's error would stay attached as
+    # __context__, and its ``doc`` attribute is the whole unscrubbed body.
+    excerpt = " ".join(scrub_text(text, secrets).split())[:200]
+    kind = "an HTML page" if "html" in ctype or text.lstrip().startswith("<") else "non-JSON"
+    raise APIResponseValidationError(
+        f"Lunos returned status {response.status_code} with {kind} "
+        f"(content-type {ctype or 'missing'}) where JSON was expected: {excerpt!r}. "
+        "A proxy or wrong base_url is the usual cause.",
+        status_code=response.status_code,
+        body_excerpt=excerpt,
+        request_id=rid,
+        raw_body=text,
+    )
 
 
 def _connection_error(exc: httpx.TransportError, url: str) -> APIConnectionError:
@@ -118,16 +127,20 @@ def _connection_error(exc: httpx.TransportError, url: str) -> APIConnectionError
 
 
 _URL_CACHE_SIZE = 64
+_MALFORMED = object()
 
 
 class _StreamState:
     """Per-stream decisions shared by the sync and async readers."""
 
-    __slots__ = ("finished", "kind", "request_id", "yielded")
+    __slots__ = ("finished", "kind", "request_id", "secrets", "yielded")
 
-    def __init__(self, kind: StreamKind, request_id: str | None) -> None:
+    def __init__(
+        self, kind: StreamKind, request_id: str | None, secrets: Secrets = NO_SECRETS
+    ) -> None:
         self.kind = kind
         self.request_id = request_id
+        self.secrets = secrets
         self.finished = False
         self.yielded = False
 
@@ -140,19 +153,23 @@ class _StreamState:
         try:
             obj = _LOADS(data)
         except ValueError:
+            obj = _MALFORMED
+        if obj is _MALFORMED:  # raised outside the except: the parser error holds the data
+            excerpt = scrub_text(data, self.secrets)[:200]
             raise APIResponseValidationError(
-                f"malformed JSON in a stream event: {data[:200]!r}",
+                f"malformed JSON in a stream event: {excerpt!r}",
                 status_code=200,
-                body_excerpt=data[:200],
+                body_excerpt=excerpt,
                 request_id=self.request_id,
-            ) from None
+                raw_body=data,
+            )
         if self.kind == "chat":
             if type(obj) is dict and "error" in obj and not obj.get("choices"):
-                raise error_from_stream_event(obj, request_id=self.request_id)
+                raise error_from_stream_event(obj, request_id=self.request_id, secrets=self.secrets)
             return self._event(ev.event, obj)
         name = ev.event or (obj.get("type") if type(obj) is dict else None)
         if name == "error":
-            raise error_from_stream_event(obj, request_id=self.request_id)
+            raise error_from_stream_event(obj, request_id=self.request_id, secrets=self.secrets)
         if name == "ping":
             return None
         if name == "message_stop":
@@ -207,8 +224,22 @@ class Transport:
         self._http_client = http_client
         self._http_async_client = http_async_client
         self._lease: tuple[Any, ...] | None = POOLS.lease(config)
+        key = config.api_key.get_secret_value()
+        # Credentials in base_url are taken out of the URL that requests (and so httpx's
+        # logs, reprs and exceptions) carry, and sent the way httpx sent them when they
+        # were left in: as HTTP Basic auth, which takes the Authorization header's place.
+        self._request_base, user, password = split_userinfo(config.base_url)
+        self._display_base = redact_url(config.base_url)
+        authorization = f"Bearer {key}"
+        basic = None
+        if user or password:  # httpx's own test: "http://@host" sends no Basic header
+            userpass = f"{user}:{password or ''}".encode()
+            basic = base64.b64encode(userpass).decode("ascii")
+            authorization = f"Basic {basic}"
+        #: What error construction scrubs from server text, besides any bearer token.
+        self._secrets = Secrets((key, password, basic))
         headers = {
-            "Authorization": f"Bearer {config.api_key.get_secret_value()}",
+            "Authorization": authorization,
             "Content-Type": "application/json",
             "User-Agent": USER_AGENT,
         }
@@ -224,7 +255,12 @@ class Transport:
         self._urls: dict[str, httpx.URL] = {}
 
     def __repr__(self) -> str:
-        return f"Transport(base_url={self.config.base_url!r}, app_id={self.config.app_id!r})"
+        return f"Transport(base_url={self._display_base!r}, app_id={self.config.app_id!r})"
+
+    @property
+    def secrets(self) -> Secrets:
+        """What errors built from this transport's responses must scrub (never printed)."""
+        return self._secrets
 
     # ------------------------------------------------------------------ lifecycle
 
@@ -268,14 +304,15 @@ class Transport:
     # ------------------------------------------------------------------ building
 
     def url(self, path: str) -> str:
-        return self.config.base_url + path
+        """The URL of ``path`` as messages show it (credentials masked)."""
+        return self._display_base + path
 
     def _parsed_url(self, path: str) -> httpx.URL:
         """The parsed URL for ``path``, parsed once: httpx re-parses a string URL on every
         request (~13 µs), and a transport only ever calls a handful of paths."""
         url = self._urls.get(path)
         if url is None:
-            url = httpx.URL(self.url(path))
+            url = httpx.URL(self._request_base + path)
             if len(self._urls) < _URL_CACHE_SIZE:  # bounded: model ids can appear in paths
                 self._urls[path] = url
         return url
@@ -357,6 +394,7 @@ class Transport:
             content,
             response.headers,
             request_id=request_id_of(response.headers),
+            secrets=self._secrets,
         )
 
     def _log(self, method: str, path: str, status: object, attempt: int, started: float) -> None:
@@ -440,7 +478,7 @@ class Transport:
             raise _connection_error(exc, self.url(path)) from exc
         finally:
             response.close()
-        data = decode_json_body(response, content)
+        data = decode_json_body(response, content, self._secrets)
         return JSONResponse(
             response.status_code, data, response.headers, request_id_of(response.headers)
         )
@@ -460,7 +498,7 @@ class Transport:
         when an error event arrives. Closing the iterator early closes the connection.
         """
         response = self._send_sync("POST", path, body, None, headers, True)
-        state = _StreamState(kind, request_id_of(response.headers))
+        state = _StreamState(kind, request_id_of(response.headers), self._secrets)
         parser = SSEParser()
         try:
             _check_stream_response(response)
@@ -557,7 +595,7 @@ class Transport:
                 await response.aclose()
         finally:
             release()
-        data = decode_json_body(response, content)
+        data = decode_json_body(response, content, self._secrets)
         return JSONResponse(
             response.status_code, data, response.headers, request_id_of(response.headers)
         )
@@ -576,7 +614,7 @@ class Transport:
         except BaseException:
             release()
             raise
-        state = _StreamState(kind, request_id_of(response.headers))
+        state = _StreamState(kind, request_id_of(response.headers), self._secrets)
         parser = SSEParser()
         try:
             _check_stream_response(response)

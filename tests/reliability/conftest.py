@@ -1,17 +1,21 @@
 """Fixtures for the reliability suite: adapters pointed at a fresh local server per test.
 
 Load figures measured by the load tests are collected in :data:`FIGURES` and printed in the
-terminal summary (tests never write files into the repository).
+terminal summary (tests never write files into the repository), with the secret sweep's
+totals (:mod:`secret_sweep`): every test's log records are captured at DEBUG and searched
+for the suite's key.
 """
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable
+import logging
+from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 from reliability_harness import FIGURES, Driver
+from secret_sweep import SWEEP, SWEEP_KEY
 
 from lunos_integrations.testing import LocalLunosServer
 
@@ -32,16 +36,50 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
             item.add_marker(quiet)
 
 
+#: Loggers whose DEBUG output the sweep reads (the root logger catches the rest).
+_SWEPT_LOGGERS = ("httpx", "httpcore", "lunos_integrations", "langchain_core", "llama_index")
+
+
+@pytest.fixture(autouse=True)
+def secret_sweep_logs(
+    request: pytest.FixtureRequest, caplog: pytest.LogCaptureFixture
+) -> Iterator[None]:
+    """Every log record a reliability test produces must be free of the key.
+
+    DEBUG for every logger, so the chattiest paths (httpcore's per-request lines, retry
+    logs) are searched too; the load tests keep the default level, since a thousand calls'
+    debug lines would distort the figures they measure (their exceptions are still swept).
+    """
+    if "test_load" not in request.node.nodeid:
+        caplog.set_level(logging.DEBUG)
+        for name in _SWEPT_LOGGERS:
+            caplog.set_level(logging.DEBUG, logger=name)
+    hits_before = len(SWEEP.hits)
+    yield
+    SWEEP.check_records(
+        [*caplog.get_records("setup"), *caplog.get_records("call")], request.node.nodeid
+    )
+    # A hit raised inside a gathered call may have been swallowed as a result: count it.
+    assert len(SWEEP.hits) == hits_before, f"secret sweep hits: {SWEEP.hits[hits_before:]}"
+
+
+@pytest.fixture(scope="session")
+def sweep_server() -> Iterator[LocalLunosServer]:
+    """The suite's shared server; it accepts only the sweep's key."""
+    with LocalLunosServer(api_key=SWEEP_KEY) as server:
+        yield server
+
+
 @pytest.fixture
-def srv(lunos_server_session: LocalLunosServer) -> LocalLunosServer:
+def srv(sweep_server: LocalLunosServer) -> LocalLunosServer:
     """The session's shared server, reset for this test.
 
     Shared because a fresh server per test costs a thread and a catalog fetch each time,
     and this suite runs hundreds of cases within a CI time budget. Tests that count
     connections or disconnects start their own server instead.
     """
-    lunos_server_session.reset()
-    return lunos_server_session
+    sweep_server.reset()
+    return sweep_server
 
 
 @pytest.fixture
@@ -62,6 +100,12 @@ async def make(srv: LocalLunosServer) -> AsyncIterator[Callable[..., Any]]:
 
 
 def pytest_terminal_summary(terminalreporter: Any) -> None:
+    if SWEEP.error_paths or SWEEP.log_records:
+        terminalreporter.section("Lunos reliability: secret sweep")
+        for name, value in SWEEP.figures().items():
+            terminalreporter.write_line(f"    {name:<34} {value}")
+        for hit in SWEEP.hits[:20]:
+            terminalreporter.write_line(f"    HIT {hit}")
     if not FIGURES:
         return
     terminalreporter.section("Lunos reliability: load figures")

@@ -10,6 +10,10 @@ combinations. A :class:`Driver` is one combination:
 ``await driver.ask(model, prompt)`` returns the answer text or raises what the adapter
 raised. Sync calls run in a worker thread so every test can be ``async`` and share one
 event loop (and one async connection pool) per test.
+
+Every exception a driver's call or construction raises goes through the secret sweep
+(:mod:`secret_sweep`) first: the suite's servers accept only :data:`SWEEP_KEY`, and no
+printed form of any error may contain a piece of it.
 """
 
 from __future__ import annotations
@@ -23,6 +27,7 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 import pytest
+from secret_sweep import SWEEP, SWEEP_KEY
 
 from lunos_integrations.client import LunosClient
 from lunos_integrations.testing import LocalLunosServer
@@ -122,14 +127,18 @@ class Driver:
             "stream_idle_timeout": stream_idle_timeout,
             **extra,
         }
-        if self.framework == "langchain":
-            from lunos_integrations.langchain import ChatLunos
+        try:
+            if self.framework == "langchain":
+                from lunos_integrations.langchain import ChatLunos
 
-            model: Any = ChatLunos(**common)
-        else:
-            from lunos_integrations.llama_index import LunosLLM
+                model: Any = ChatLunos(**common)
+            else:
+                from lunos_integrations.llama_index import LunosLLM
 
-            model = LunosLLM(**common)
+                model = LunosLLM(**common)
+        except Exception as exc:
+            SWEEP.check_exception(exc, f"{self} construction")
+            raise
         if retry_backoff is not None or max_retry_wait is not None:
             original: LunosClient = model.client
             config = original.config
@@ -196,13 +205,18 @@ class Driver:
         return _li_stream_answer(parts, last)
 
     async def ask(self, model: Any, prompt: str | Sequence[Any], /, **kwargs: Any) -> Answer:
-        """Call ``model`` this driver's way; the answer, or whatever the adapter raised."""
-        if self.mode == "sync":
-            loop = asyncio.get_running_loop()
-            return await loop.run_in_executor(
-                _SYNC_CALLS, lambda: self._ask_sync(model, prompt, kwargs)
-            )
-        return await self._ask_async(model, prompt, kwargs)
+        """Call ``model`` this driver's way; the answer, or whatever the adapter raised
+        (after the secret sweep checked it)."""
+        try:
+            if self.mode == "sync":
+                loop = asyncio.get_running_loop()
+                return await loop.run_in_executor(
+                    _SYNC_CALLS, lambda: self._ask_sync(model, prompt, kwargs)
+                )
+            return await self._ask_async(model, prompt, kwargs)
+        except Exception as exc:
+            SWEEP.check_exception(exc, str(self))
+            raise
 
     async def timed(
         self, model: Any, prompt: str | Sequence[Any], /, **kwargs: Any
@@ -211,6 +225,8 @@ class Driver:
         started = time.perf_counter()
         try:
             out: Answer | BaseException = await self.ask(model, prompt, **kwargs)
+        except AssertionError:  # the secret sweep (or a harness check) failed: not a result
+            raise
         except Exception as exc:  # returned so that the test can assert on timing too
             out = exc
         return out, time.perf_counter() - started
@@ -247,7 +263,7 @@ async def run_matrix(params: Sequence[Any], case: Case, *, concurrent: bool = Tr
     chosen: list[Driver] = [p.values[0] for p in params]
 
     async def one(driver: Driver) -> None:
-        async with LocalLunosServer() as server:
+        async with LocalLunosServer(api_key=SWEEP_KEY) as server:
             made: list[Any] = []
 
             def make(**kwargs: Any) -> Any:

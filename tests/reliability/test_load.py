@@ -15,6 +15,7 @@ from typing import Any
 
 import pytest
 from reliability_harness import FIGURES, Answer, Driver, answer_for, chat_requests
+from secret_sweep import SWEEP_KEY
 
 from lunos_integrations.errors import StreamTruncatedError
 from lunos_integrations.testing import Action, ErrorReply, LocalLunosServer, StreamFault
@@ -104,7 +105,7 @@ async def _wait_closed(server: LocalLunosServer, timeout: float = 5.0) -> bool:
 async def test_a_thousand_concurrent_ainvoke_with_5_percent_503(driver: Driver) -> None:
     n = 1000
     fault = ErrorReply(503, headers={"x-should-retry": "true"})
-    async with SeededFaultServer(fault, rate=0.05, seed=8) as server:
+    async with SeededFaultServer(fault, rate=0.05, seed=8, api_key=SWEEP_KEY) as server:
         model = driver.build(server.base_url, server.api_key, timeout=LOAD_TIMEOUT)
         prompts = [f"request number {i}" for i in range(n)]
         started = time.perf_counter()
@@ -158,7 +159,7 @@ async def test_a_thousand_concurrent_ainvoke_with_5_percent_503(driver: Driver) 
 async def test_two_hundred_concurrent_astream_with_2_percent_resets(driver: Driver) -> None:
     n = 200
     fault = StreamFault(disconnect_after_events=6, reset=True)
-    async with SeededFaultServer(fault, rate=0.02, seed=3) as server:
+    async with SeededFaultServer(fault, rate=0.02, seed=3, api_key=SWEEP_KEY) as server:
         model = driver.build(server.base_url, server.api_key, timeout=LOAD_TIMEOUT)
         prompts = [f"stream number {i} please" for i in range(n)]
         started = time.perf_counter()

@@ -9,12 +9,12 @@ causes, formatted traceback); DEBUG logs of every logger; and cross-origin redir
 from __future__ import annotations
 
 import logging
-import traceback
 from collections.abc import Iterator
 from typing import Any
 
 import pytest
 from reliability_harness import ALL, Driver, answer_for
+from secret_sweep import SWEEP, SWEEP_KEY, exception_texts
 
 from lunos_integrations.errors import APIConnectionError, LunosError
 from lunos_integrations.testing import (
@@ -25,7 +25,7 @@ from lunos_integrations.testing import (
     StreamFault,
 )
 
-KEY = "sk-lunos-CANARY-7f3a9c1e5b2d4f60"
+KEY = SWEEP_KEY
 PROMPT = "is my key safe"
 
 
@@ -49,25 +49,7 @@ def _plain(driver: Driver, server: LocalLunosServer, **kwargs: Any) -> Any:
 
 def assert_no_key(where: str, value: Any) -> None:
     text = value if isinstance(value, str) else repr(value)
-    assert KEY not in text, f"the API key leaked into {where}"
-    assert KEY[8:] not in text, f"part of the API key leaked into {where}"
-
-
-def _exception_texts(exc: BaseException) -> dict[str, str]:
-    texts = {
-        "str(exc)": str(exc),
-        "repr(exc)": repr(exc),
-        "exc.args": repr(exc.args),
-        "traceback": "".join(traceback.format_exception(exc)),
-    }
-    seen: BaseException | None = exc
-    depth = 0
-    while seen is not None and depth < 10:
-        texts[f"vars(cause {depth})"] = repr(vars(seen))
-        texts[f"str(cause {depth})"] = str(seen)
-        seen = seen.__cause__ or seen.__context__
-        depth += 1
-    return texts
+    assert not SWEEP.find({where: text}), f"(part of) the API key leaked into {where}"
 
 
 # ---------------------------------------------------------------------------- objects
@@ -162,7 +144,7 @@ async def test_exceptions_never_carry_the_key(
     finally:
         await model.aclose()
     assert isinstance(out, LunosError), repr(out)
-    for where, text in _exception_texts(out).items():
+    for where, text in exception_texts(out).items():
         assert_no_key(where, text)
 
 
@@ -176,7 +158,7 @@ async def test_wrong_key_error_does_not_echo_the_key() -> None:
         finally:
             await model.aclose()
     assert isinstance(out, LunosError) and "401" in str(out), repr(out)
-    for where, text in _exception_texts(out).items():
+    for where, text in exception_texts(out).items():
         assert_no_key(where, text)
 
 
@@ -194,7 +176,7 @@ def test_connection_refused_error_does_not_carry_the_key() -> None:
             llm.complete(PROMPT)
     finally:
         llm.close()
-    for where, text in _exception_texts(info.value).items():
+    for where, text in exception_texts(info.value).items():
         assert_no_key(where, text)
 
 
