@@ -25,7 +25,7 @@ from pydantic import AliasChoices, ConfigDict, Field, PrivateAttr, SecretStr, mo
 from typing_extensions import Self
 
 from ..client import LunosClient, check_api, client_from_settings
-from ..config import resolve_config
+from ..config import app_id_setting, base_url_setting, resolve_config
 from ..errors import LunosError, LunosInputError
 from ..wire.types import OPTION_FIELDS, ChatRequest, ResponseFormat
 from .errors import to_langchain_error
@@ -90,11 +90,11 @@ class ChatLunos(BaseChatModel):
     )
     """Lunos secret key; defaults to ``LUNOS_API_KEY``."""
     base_url: str | None = None
-    """API base URL including ``/v1``; unset means ``LUNOS_BASE_URL`` or the public API
-    (read when the client is built, so serialized models follow their environment)."""
+    """API base URL including ``/v1``. Resolved at construction: the argument, else
+    ``LUNOS_BASE_URL``, else ``https://api.lunos.tech/v1``."""
     app_id: str | None = None
-    """Sent as ``X-App-ID`` for per-application usage attribution; unset means
-    ``LUNOS_APP_ID``."""
+    """Sent as ``X-App-ID`` for per-application usage attribution. Resolved at
+    construction: the argument, else ``LUNOS_APP_ID``, else none."""
     api: Api = "chat_completions"
     """Route: ``chat_completions`` (OpenAI-compatible) or ``messages`` (Anthropic)."""
 
@@ -144,6 +144,17 @@ class ChatLunos(BaseChatModel):
     _client: LunosClient | None = PrivateAttr(default=None)
 
     # ------------------------------------------------------------------ construction
+
+    @model_validator(mode="before")
+    @classmethod
+    def _settings_from_env(cls, data: Any) -> Any:
+        """Resolve ``base_url`` / ``app_id`` now, so the model shows (and ``dumpd`` writes)
+        where its requests go, as ``ChatOpenAI.openai_api_base`` does."""
+        if isinstance(data, dict):
+            data = dict(data)
+            data["base_url"] = base_url_setting(data.get("base_url"))
+            data["app_id"] = app_id_setting(data.get("app_id"))
+        return data
 
     @model_validator(mode="after")
     def _validate_lunos(self) -> Self:
@@ -240,7 +251,10 @@ class ChatLunos(BaseChatModel):
     @property
     def _identifying_params(self) -> dict[str, Any]:
         params: dict[str, Any] = {"model": self.model, "api": self.api}
-        for name in (*_REQUEST_FIELDS, "stop", "base_url", "app_id"):
+        # Not app_id: it labels usage, it does not change answers, so it must not split
+        # LangChain's cache (whose key is built from these) nor make a model unset at dump
+        # time differ from the one ``load`` rebuilds where LUNOS_APP_ID is set.
+        for name in (*_REQUEST_FIELDS, "stop", "base_url"):
             value = getattr(self, name, None)
             if value is not None:
                 params[name] = value
