@@ -18,8 +18,9 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from langchain_core.embeddings import Embeddings
+from langchain_core.load import Serializable
 from langchain_core.utils import from_env, secret_from_env
-from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, SecretStr
+from pydantic import ConfigDict, Field, PrivateAttr, SecretStr
 
 from ..client import LunosClient, client_from_settings
 from ..config import API_KEY_ENV, APP_ID_ENV, BASE_URL_ENV, DEFAULT_BASE_URL
@@ -31,7 +32,7 @@ __all__ = ["DEFAULT_EMBEDDING_MODEL", "LunosEmbeddings"]
 DEFAULT_EMBEDDING_MODEL = "openai/text-embedding-3-small"
 
 
-class LunosEmbeddings(BaseModel, Embeddings):
+class LunosEmbeddings(Serializable, Embeddings):
     """Lunos embedding models for LangChain.
 
     Example:
@@ -91,6 +92,22 @@ class LunosEmbeddings(BaseModel, Embeddings):
         if not self.model or not self.model.strip():
             raise LunosInputError("model must be a non-empty model id", param="model")
         self._client = self._build_client()  # no I/O; a missing key fails here, not later
+
+    # ------------------------------------------------------------------ serialization
+    # Serializable (unlike LangChain's own embeddings) so ``dumpd`` / ``load`` rebuild it
+    # like ChatLunos; the key is written as a reference to LUNOS_API_KEY, never as text.
+
+    @classmethod
+    def is_lc_serializable(cls) -> bool:
+        return True
+
+    @classmethod
+    def get_lc_namespace(cls) -> list[str]:
+        return ["lunos_integrations", "langchain", "embeddings"]
+
+    @property
+    def lc_secrets(self) -> dict[str, str]:
+        return {"api_key": API_KEY_ENV}
 
     def _build_client(self) -> LunosClient:
         return client_from_settings(self)
