@@ -148,12 +148,16 @@ class ChatLunos(BaseChatModel):
     @model_validator(mode="before")
     @classmethod
     def _settings_from_env(cls, data: Any) -> Any:
-        """Resolve ``base_url`` / ``app_id`` now, so the model shows (and ``dumpd`` writes)
-        where its requests go, as ``ChatOpenAI.openai_api_base`` does."""
+        """Resolve ``base_url`` / ``app_id`` (and an unset key) now, so the model shows, and
+        ``dumpd`` writes, where its requests go, as ``ChatOpenAI.openai_api_base`` does."""
         if isinstance(data, dict):
             data = dict(data)
             data["base_url"] = base_url_setting(data.get("base_url"))
             data["app_id"] = app_id_setting(data.get("app_id"))
+            if data.get("api_key") is None:
+                # ``load`` passes the key's reference as None unless it is handed the key;
+                # read LUNOS_API_KEY then, as for a model built without one.
+                data.pop("api_key", None)
         return data
 
     @model_validator(mode="after")

@@ -20,7 +20,7 @@ from typing import Any
 from langchain_core.embeddings import Embeddings
 from langchain_core.load import Serializable
 from langchain_core.utils import from_env, secret_from_env
-from pydantic import ConfigDict, Field, PrivateAttr, SecretStr
+from pydantic import ConfigDict, Field, PrivateAttr, SecretStr, model_validator
 
 from ..client import LunosClient, client_from_settings
 from ..config import API_KEY_ENV, APP_ID_ENV, BASE_URL_ENV, DEFAULT_BASE_URL
@@ -30,6 +30,7 @@ from ..wire.types import EmbeddingRequest
 __all__ = ["DEFAULT_EMBEDDING_MODEL", "LunosEmbeddings"]
 
 DEFAULT_EMBEDDING_MODEL = "openai/text-embedding-3-small"
+_KEY_NAMES = ("api_key", "lunos_api_key")  # the field and its alias
 
 
 class LunosEmbeddings(Serializable, Embeddings):
@@ -92,6 +93,14 @@ class LunosEmbeddings(Serializable, Embeddings):
         if not self.model or not self.model.strip():
             raise LunosInputError("model must be a non-empty model id", param="model")
         self._client = self._build_client()  # no I/O; a missing key fails here, not later
+
+    @model_validator(mode="before")
+    @classmethod
+    def _unset_key_reads_environment(cls, data: Any) -> Any:
+        """A key passed as None (as ``load`` does without the key) means LUNOS_API_KEY."""
+        if isinstance(data, dict) and all(data.get(k) is None for k in _KEY_NAMES):
+            data = {k: v for k, v in data.items() if k not in _KEY_NAMES}
+        return data
 
     # ------------------------------------------------------------------ serialization
     # Serializable (unlike LangChain's own embeddings) so ``dumpd`` / ``load`` rebuild it
