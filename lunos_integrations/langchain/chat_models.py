@@ -488,14 +488,15 @@ class ChatLunos(BaseChatModel):
 
 
 def _register_as_trusted_partner() -> None:
-    """Let ``load(..., allowed_objects="all")`` rebuild ChatLunos, like built-in partners.
+    """Let ``allowed_objects="all"`` include ChatLunos, as langchain-tests' serdes test uses.
 
     langchain-core only deserializes classes listed in its own serialization mapping
     (``langchain_core.load.load.ALL_SERIALIZABLE_MAPPINGS``); partner packages shipped
     with LangChain are in it, third-party ones cannot register through a public API. This
-    adds ChatLunos' own path (mapping to itself) so ``"all"`` includes it. Explicit
-    ``allowed_objects=[ChatLunos]`` works without this. Guarded: a core change here must
-    never break importing the integration.
+    adds ChatLunos' own path (mapping to itself) so ``"all"`` includes it; ``load`` still
+    needs ``valid_namespaces=["lunos_integrations"]``. The README's recipe passes the
+    classes explicitly (``allowed_objects=[ChatLunos, ...]``), which needs none of this.
+    Guarded: a core change here must never break importing the integration.
     """
     try:
         import importlib
