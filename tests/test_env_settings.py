@@ -85,3 +85,18 @@ def test_requests_go_where_the_model_says_even_after_the_environment_changes(
     monkeypatch.setenv("LUNOS_APP_ID", "second-app")
     assert llm.invoke("hi").content
     assert lunos_server.requests[-1].headers["x-app-id"] == "first-app"
+
+
+@pytest.mark.parametrize("cls", [LunosLLM, LunosEmbedding], ids=lambda c: c.__name__)
+def test_llama_index_dict_round_trip_keeps_where_requests_go(
+    cls: type[Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("LUNOS_BASE_URL", ENV_URL)
+    monkeypatch.setenv("LUNOS_APP_ID", "env-app")
+    data = _build(cls).to_dict()
+    monkeypatch.setenv("LUNOS_API_KEY", "sk-loader")  # to_dict holds no key; the loader's
+    monkeypatch.setenv("LUNOS_BASE_URL", "http://127.0.0.1:9/v1")
+    monkeypatch.setenv("LUNOS_APP_ID", "loader-app")
+    restored = cls.from_dict(data)
+    assert (restored.base_url, restored.app_id) == (ENV_URL, "env-app")
+    assert restored.to_dict() == data
