@@ -145,21 +145,6 @@ class ChatLunos(BaseChatModel):
 
     # ------------------------------------------------------------------ construction
 
-    @model_validator(mode="before")
-    @classmethod
-    def _settings_from_env(cls, data: Any) -> Any:
-        """Resolve ``base_url`` / ``app_id`` (and an unset key) now, so the model shows, and
-        ``dumpd`` writes, where its requests go, as ``ChatOpenAI.openai_api_base`` does."""
-        if isinstance(data, dict):
-            data = dict(data)
-            data["base_url"] = base_url_setting(data.get("base_url"))
-            data["app_id"] = app_id_setting(data.get("app_id"))
-            if data.get("api_key") is None:
-                # ``load`` passes the key's reference as None unless it is handed the key;
-                # read LUNOS_API_KEY then, as for a model built without one.
-                data.pop("api_key", None)
-        return data
-
     @model_validator(mode="after")
     def _validate_lunos(self) -> Self:
         """Fail at construction (not on first call) for a bad key, URL or parameter."""
@@ -187,6 +172,21 @@ class ChatLunos(BaseChatModel):
         if isinstance(self.profile, LazyProfile):
             self.profile.arm()
         return self
+
+    @model_validator(mode="before")
+    @classmethod
+    def _settings_from_env(cls, data: Any) -> Any:
+        """Resolve ``base_url`` / ``app_id`` (and an unset key) now, so the model shows, and
+        ``dumpd`` writes, where its requests go, as ``ChatOpenAI.openai_api_base`` does."""
+        if isinstance(data, dict):
+            data = dict(data)
+            data["base_url"] = base_url_setting(data.get("base_url"))
+            data["app_id"] = app_id_setting(data.get("app_id"))
+            if data.get("api_key") is None:
+                # ``load`` passes the key's reference as None unless it is handed the key;
+                # read LUNOS_API_KEY then, as for a model built without one.
+                data.pop("api_key", None)
+        return data
 
     def _resolve_model_profile(self) -> Any:
         """A lazy profile: the catalogue is fetched on the first read, never here."""

@@ -94,6 +94,16 @@ class LunosEmbeddings(Serializable, Embeddings):
             raise LunosInputError("model must be a non-empty model id", param="model")
         self._client = self._build_client()  # no I/O; a missing key fails here, not later
 
+    def _build_client(self) -> LunosClient:
+        return client_from_settings(self)
+
+    @property
+    def client(self) -> LunosClient:
+        """The client (connection pools are shared process-wide, so this is cheap)."""
+        if self._client is None:
+            self._client = self._build_client()
+        return self._client
+
     @model_validator(mode="before")
     @classmethod
     def _unset_key_reads_environment(cls, data: Any) -> Any:
@@ -117,16 +127,6 @@ class LunosEmbeddings(Serializable, Embeddings):
     @property
     def lc_secrets(self) -> dict[str, str]:
         return {"api_key": API_KEY_ENV}
-
-    def _build_client(self) -> LunosClient:
-        return client_from_settings(self)
-
-    @property
-    def client(self) -> LunosClient:
-        """The client (connection pools are shared process-wide, so this is cheap)."""
-        if self._client is None:
-            self._client = self._build_client()
-        return self._client
 
     # ------------------------------------------------------------------ helpers
 

@@ -166,13 +166,13 @@ class LunosLLM(FunctionCallingLLM):
         client: LunosClient | None = None,
         **data: Any,
     ) -> None:
+        # Resolved now, so the object and to_dict() show where requests go.
+        data["base_url"] = base_url_setting(data.get("base_url"))
+        data["app_id"] = app_id_setting(data.get("app_id"))
         if "api" in data:
             check_api(data["api"])
         if "api_key" in data and isinstance(data["api_key"], str):
             data["api_key"] = SecretStr(data["api_key"])
-        # Resolved now, so the object and to_dict() show where requests go.
-        data["base_url"] = base_url_setting(data.get("base_url"))
-        data["app_id"] = app_id_setting(data.get("app_id"))
         super().__init__(**data)
         if client is None:
             client = client_from_settings(
