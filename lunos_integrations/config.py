@@ -197,6 +197,21 @@ def resolve_api_key(api_key: str | SecretStr | None) -> SecretStr:
     return SecretStr(value)
 
 
+def base_url_setting(base_url: str | None) -> str:
+    """The base URL an adapter shows: the argument, else ``LUNOS_BASE_URL``, else the public API.
+
+    Adapters resolve it at construction, as LangChain's own models do (``ChatOpenAI``'s
+    ``openai_api_base``), so the object shows, and serializes, where its requests go.
+    Validation stays in :func:`normalize_base_url`.
+    """
+    return base_url or os.environ.get(BASE_URL_ENV) or DEFAULT_BASE_URL
+
+
+def app_id_setting(app_id: str | None) -> str | None:
+    """The app label an adapter shows: the argument, else ``LUNOS_APP_ID``, else none."""
+    return app_id if app_id is not None else os.environ.get(APP_ID_ENV) or None
+
+
 def resolve_config(
     *,
     api_key: str | SecretStr | None = None,
@@ -225,7 +240,7 @@ def resolve_config(
         raise LunosConfigError(
             f"stream_idle_timeout must be a positive number of seconds, got {stream_idle_timeout!r}"
         )
-    app = app_id if app_id is not None else os.environ.get(APP_ID_ENV) or None
+    app = app_id_setting(app_id)
     headers = tuple(sorted((str(k), str(v)) for k, v in (default_headers or {}).items()))
     for name, _ in headers:
         if name.lower() in ("authorization", "x-api-key"):
@@ -235,7 +250,7 @@ def resolve_config(
             )
     return LunosConfig(
         api_key=resolve_api_key(api_key),
-        base_url=normalize_base_url(base_url or os.environ.get(BASE_URL_ENV) or DEFAULT_BASE_URL),
+        base_url=normalize_base_url(base_url_setting(base_url)),
         app_id=app,
         default_headers=headers,
         timeout=coerce_timeout(timeout),

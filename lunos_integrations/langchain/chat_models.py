@@ -34,7 +34,7 @@ from pydantic import (
 from typing_extensions import Self
 
 from ..client import LunosClient, check_api, client_from_settings
-from ..config import resolve_config
+from ..config import app_id_setting, base_url_setting, resolve_config
 from ..errors import LunosError, LunosInputError
 from ..redact import has_userinfo, redact_repr_args, redact_url, safe_construction_error
 from ..wire.types import OPTION_FIELDS, ChatRequest, ResponseFormat
@@ -100,11 +100,11 @@ class ChatLunos(BaseChatModel):
     )
     """Lunos secret key; defaults to ``LUNOS_API_KEY``."""
     base_url: str | None = None
-    """API base URL including ``/v1``; unset means ``LUNOS_BASE_URL`` or the public API
-    (read when the client is built, so serialized models follow their environment)."""
+    """API base URL including ``/v1``. Resolved at construction: the argument, else
+    ``LUNOS_BASE_URL``, else ``https://api.lunos.tech/v1``."""
     app_id: str | None = None
-    """Sent as ``X-App-ID`` for per-application usage attribution; unset means
-    ``LUNOS_APP_ID``."""
+    """Sent as ``X-App-ID`` for per-application usage attribution. Resolved at
+    construction: the argument, else ``LUNOS_APP_ID``, else none."""
     api: Api = "chat_completions"
     """Route: ``chat_completions`` (OpenAI-compatible) or ``messages`` (Anthropic)."""
 
@@ -202,6 +202,21 @@ class ChatLunos(BaseChatModel):
             self.profile.arm()
         return self
 
+    @model_validator(mode="before")
+    @classmethod
+    def _settings_from_env(cls, data: Any) -> Any:
+        """Resolve ``base_url`` / ``app_id`` (and an unset key) now, so the model shows, and
+        ``dumpd`` writes, where its requests go, as ``ChatOpenAI.openai_api_base`` does."""
+        if isinstance(data, dict):
+            data = dict(data)
+            data["base_url"] = base_url_setting(data.get("base_url"))
+            data["app_id"] = app_id_setting(data.get("app_id"))
+            if data.get("api_key") is None:
+                # ``load`` passes the key's reference as None unless it is handed the key;
+                # read LUNOS_API_KEY then, as for a model built without one.
+                data.pop("api_key", None)
+        return data
+
     def _resolve_model_profile(self) -> Any:
         """A lazy profile: the catalogue is fetched on the first read, never here."""
         return LazyProfile(self._load_profile)
@@ -276,7 +291,10 @@ class ChatLunos(BaseChatModel):
     @property
     def _identifying_params(self) -> dict[str, Any]:
         params: dict[str, Any] = {"model": self.model, "api": self.api}
-        for name in (*_REQUEST_FIELDS, "stop", "base_url", "app_id"):
+        # Not app_id: it labels usage, it does not change answers, so it must not split
+        # LangChain's cache (whose key is built from these) nor make a model unset at dump
+        # time differ from the one ``load`` rebuilds where LUNOS_APP_ID is set.
+        for name in (*_REQUEST_FIELDS, "stop", "base_url"):
             value = getattr(self, name, None)
             if value is not None:
                 params[name] = redact_url(value) if name == "base_url" else value
@@ -506,14 +524,15 @@ class ChatLunos(BaseChatModel):
 
 
 def _register_as_trusted_partner() -> None:
-    """Let ``load(..., allowed_objects="all")`` rebuild ChatLunos, like built-in partners.
+    """Let ``allowed_objects="all"`` include ChatLunos, as langchain-tests' serdes test uses.
 
     langchain-core only deserializes classes listed in its own serialization mapping
     (``langchain_core.load.load.ALL_SERIALIZABLE_MAPPINGS``); partner packages shipped
     with LangChain are in it, third-party ones cannot register through a public API. This
-    adds ChatLunos' own path (mapping to itself) so ``"all"`` includes it. Explicit
-    ``allowed_objects=[ChatLunos]`` works without this. Guarded: a core change here must
-    never break importing the integration.
+    adds ChatLunos' own path (mapping to itself) so ``"all"`` includes it; ``load`` still
+    needs ``valid_namespaces=["lunos_integrations"]``. The README's recipe passes the
+    classes explicitly (``allowed_objects=[ChatLunos, ...]``), which needs none of this.
+    Guarded: a core change here must never break importing the integration.
     """
     try:
         import importlib

@@ -18,6 +18,7 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from langchain_core.embeddings import Embeddings
+from langchain_core.load import Serializable
 from langchain_core.utils import from_env, secret_from_env
 from pydantic import (
     BaseModel,
@@ -27,6 +28,7 @@ from pydantic import (
     SecretStr,
     ValidationError,
     field_serializer,
+    model_validator,
 )
 
 from ..client import LunosClient, client_from_settings
@@ -38,9 +40,10 @@ from ..wire.types import EmbeddingRequest
 __all__ = ["DEFAULT_EMBEDDING_MODEL", "LunosEmbeddings"]
 
 DEFAULT_EMBEDDING_MODEL = "openai/text-embedding-3-small"
+_KEY_NAMES = ("api_key", "lunos_api_key")  # the field and its alias
 
 
-class LunosEmbeddings(BaseModel, Embeddings):
+class LunosEmbeddings(Serializable, Embeddings):
     """Lunos embedding models for LangChain.
 
     Example:
@@ -124,6 +127,30 @@ class LunosEmbeddings(BaseModel, Embeddings):
         if self._client is None:
             self._client = self._build_client()
         return self._client
+
+    @model_validator(mode="before")
+    @classmethod
+    def _unset_key_reads_environment(cls, data: Any) -> Any:
+        """A key passed as None (as ``load`` does without the key) means LUNOS_API_KEY."""
+        if isinstance(data, dict) and all(data.get(k) is None for k in _KEY_NAMES):
+            data = {k: v for k, v in data.items() if k not in _KEY_NAMES}
+        return data
+
+    # ------------------------------------------------------------------ serialization
+    # Serializable (unlike LangChain's own embeddings) so ``dumpd`` / ``load`` rebuild it
+    # like ChatLunos; the key is written as a reference to LUNOS_API_KEY, never as text.
+
+    @classmethod
+    def is_lc_serializable(cls) -> bool:
+        return True
+
+    @classmethod
+    def get_lc_namespace(cls) -> list[str]:
+        return ["lunos_integrations", "langchain", "embeddings"]
+
+    @property
+    def lc_secrets(self) -> dict[str, str]:
+        return {"api_key": API_KEY_ENV}
 
     # ------------------------------------------------------------------ helpers
 

@@ -11,14 +11,13 @@ index's settings never writes it out.
 
 from __future__ import annotations
 
-import os
 from typing import Any
 
 from llama_index.core.base.embeddings.base import BaseEmbedding, Embedding
 from pydantic import Field, PrivateAttr, SecretStr, ValidationError, field_serializer
 
 from ..client import LunosClient, client_from_settings
-from ..config import APP_ID_ENV, BASE_URL_ENV, DEFAULT_BASE_URL
+from ..config import app_id_setting, base_url_setting
 from ..errors import APIResponseValidationError, LunosInputError
 from ..redact import redact_repr_args, redact_url, safe_construction_error
 from ..wire.types import EmbeddingRequest
@@ -60,9 +59,9 @@ class LunosEmbedding(BaseEmbedding):
         key = kwargs.pop("api_key", None)
         if key is not None and not isinstance(key, SecretStr):
             key = SecretStr(str(key))
-        kwargs.setdefault("base_url", os.environ.get(BASE_URL_ENV) or DEFAULT_BASE_URL)
-        if kwargs.get("app_id") is None:
-            kwargs["app_id"] = os.environ.get(APP_ID_ENV) or None
+        # Resolved now, so the object and to_dict() show where requests go.
+        kwargs["base_url"] = base_url_setting(kwargs.get("base_url"))
+        kwargs["app_id"] = app_id_setting(kwargs.get("app_id"))
         kwargs["api_key"] = key
         error: BaseException | None = None
         try:

@@ -56,6 +56,7 @@ from llama_index.core.llms.llm import ToolSelection
 from llama_index.core.types import PydanticProgramMode
 
 from ..client import LunosClient, check_api, client_from_settings
+from ..config import app_id_setting, base_url_setting
 from ..errors import LunosInputError
 from ..redact import redact_repr_args, redact_url, safe_construction_error
 from ..wire.models import ModelInfo
@@ -102,7 +103,9 @@ class LunosLLM(FunctionCallingLLM):
     api_key: SecretStr | None = Field(
         default=None, exclude=True, repr=False, description="Lunos key (else LUNOS_API_KEY)."
     )
-    base_url: str | None = Field(default=None, description="Base URL (else LUNOS_BASE_URL).")
+    base_url: str | None = Field(
+        default=None, description="Base URL (else LUNOS_BASE_URL, else the public API)."
+    )
     app_id: str | None = Field(default=None, description="Sent as X-App-ID (else LUNOS_APP_ID).")
     api: Literal["chat_completions", "messages"] = Field(
         default="chat_completions", description="Lunos route: chat completions or messages."
@@ -170,6 +173,9 @@ class LunosLLM(FunctionCallingLLM):
         client: LunosClient | None = None,
         **data: Any,
     ) -> None:
+        # Resolved now, so the object and to_dict() show where requests go.
+        data["base_url"] = base_url_setting(data.get("base_url"))
+        data["app_id"] = app_id_setting(data.get("app_id"))
         if "api" in data:
             check_api(data["api"])
         if "api_key" in data and isinstance(data["api_key"], str):

@@ -1,7 +1,7 @@
 """Codec for ``POST /messages`` (the Anthropic Messages API served by Lunos).
 
 Pure functions plus one small stateful stream decoder; no I/O. The request shape follows
-the published ``CreateMessageParams`` schema (shared/schemas/create_message_params.schema.json),
+the published ``CreateMessageParams`` schema (a copy is in tests/data/schemas/),
 whose top level rejects unknown keys, so only fields that schema knows are sent, plus
 the Lunos extras ``fallback_model`` / ``observability`` when the caller sets them.
 

@@ -110,7 +110,8 @@ def offline_media_for(url: str) -> bytes | None:
 
 # --------------------------------------------------------------------------- schemas
 
-SHARED_SCHEMAS = (Path(__file__).resolve().parents[2] / ".." / "shared" / "schemas").resolve()
+# Kept in the repository; origin in tests/data/schemas/README.md.
+SCHEMA_DIR = Path(__file__).resolve().parents[1] / "data" / "schemas"
 SCHEMA_FILES = {
     "chat_completions": "create_chat_completion_request.schema.json",
     "messages": "create_message_params.schema.json",
@@ -131,9 +132,9 @@ TOOL_PART_EXTRAS = ("image_url", "file", "input_audio")  # media in chat tool re
 
 @functools.cache
 def _validator(route: str) -> Draft202012Validator:
-    path = SHARED_SCHEMAS / SCHEMA_FILES[route]
+    path = SCHEMA_DIR / SCHEMA_FILES[route]
     if not path.exists():
-        pytest.fail(f"request schema {path} not found (needs <repo>/../shared/schemas)")
+        pytest.fail(f"request schema {path} is missing from the repository (tests/data/schemas)")
     return Draft202012Validator(json.loads(path.read_text(encoding="utf-8")))
 
 

@@ -30,9 +30,12 @@ class TestChatLunosUnit(ChatModelUnitTests):
                 "LUNOS_APP_ID": "unit-tests",
             },
             {"model": "openai/gpt-4o-mini"},
-            # base_url / app_id stay unset on the model and are read from the
-            # environment when the client is built (see test_lc_chat_model.py).
-            {"api_key": "api_key"},
+            # Resolved at construction, like ChatOpenAI.openai_api_base.
+            {
+                "api_key": "api_key",
+                "base_url": "https://api.example.test/v1",
+                "app_id": "unit-tests",
+            },
         )
 
     @property

@@ -13,8 +13,8 @@ import pytest
 from jsonschema import Draft202012Validator  # type: ignore[import-untyped]
 
 GOLDEN_DIR = Path(__file__).resolve().parent / "golden"
-# CI keeps a copy of shared/ beside the repository clone: <repo>/../shared.
-SHARED_DIR = (Path(__file__).resolve().parents[2] / ".." / "shared").resolve()
+# The published request schemas, kept in the repository (origin: tests/data/schemas/README.md).
+SCHEMA_DIR = Path(__file__).resolve().parents[1] / "data" / "schemas"
 SCHEMA_FILES = {
     "chat_completions": "create_chat_completion_request.schema.json",
     "messages": "create_message_params.schema.json",
@@ -68,12 +68,9 @@ def assert_golden(name: str, body: Any) -> None:
 
 @functools.cache
 def _validator(route: str) -> Draft202012Validator:
-    path = SHARED_DIR / "schemas" / SCHEMA_FILES[route]
+    path = SCHEMA_DIR / SCHEMA_FILES[route]
     if not path.exists():
-        pytest.fail(
-            f"Request schema {path} not found. The wire tests need the shared/ folder beside "
-            "the repository clone (<repo>/../shared/schemas/*.schema.json)."
-        )
+        pytest.fail(f"Request schema {path} is missing from the repository (tests/data/schemas).")
     schema = json.loads(path.read_text(encoding="utf-8"))
     Draft202012Validator.check_schema(schema)
     return Draft202012Validator(schema)
