@@ -15,8 +15,9 @@ import os
 from typing import Any
 
 from llama_index.core.base.embeddings.base import BaseEmbedding, Embedding
-from pydantic import Field, PrivateAttr, SecretStr
+from pydantic import BaseModel, Field, PrivateAttr, SecretStr
 
+from .._pickling import model_state
 from ..client import LunosClient, client_from_settings
 from ..config import APP_ID_ENV, BASE_URL_ENV, DEFAULT_BASE_URL
 from ..errors import APIResponseValidationError, LunosInputError
@@ -79,6 +80,19 @@ class LunosEmbedding(BaseEmbedding):
     @classmethod
     def class_name(cls) -> str:
         return "LunosEmbedding"
+
+    def __getstate__(self) -> dict[Any, Any]:
+        """Pickles without its client; the copy opens its own connections (see README).
+
+        Pydantic's state, not LlamaIndex's (which trial-pickles every attribute and keeps
+        the client, and with it a second copy of the key).
+        """
+        return model_state(self, BaseModel.__getstate__(self))
+
+    def __setstate__(self, state: dict[Any, Any]) -> None:
+        # Re-run __init__, as LlamaIndex does, so the copy builds its client; but without
+        # LlamaIndex's silent fallback to a half-built object when that fails.
+        type(self).__init__(self, **state["__dict__"])
 
     @property
     def client(self) -> LunosClient:
