@@ -101,3 +101,26 @@ def socket_fds() -> int:
         except OSError:
             pass
     return count
+
+
+def answer_in_worker(model: Any, prompts: list[str], use_async: bool) -> dict[str, Any]:
+    """A distributed task: ``batch`` (or ``abatch`` in a fresh loop) in a worker process.
+
+    Returns the worker's pid, each (prompt, answer) and the usage the worker tracked, so
+    the parent can match answers to prompts and add up usage across processes.
+    """
+    from lunos_integrations.usage import track_usage
+
+    with track_usage() as usage:
+        if use_async:
+            outputs = asyncio.run(model.abatch(prompts))
+        else:
+            outputs = model.batch(prompts, config={"max_concurrency": 4})
+    totals = usage.snapshot()
+    return {
+        "pid": os.getpid(),
+        "pairs": [(p, str(o.content)) for p, o in zip(prompts, outputs, strict=True)],
+        "requests": totals["requests"],
+        "total_tokens": totals["total_tokens"],
+        "reported_tokens": sum(o.usage_metadata["total_tokens"] for o in outputs),
+    }
