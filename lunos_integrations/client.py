@@ -12,13 +12,13 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import threading
 from collections.abc import AsyncIterator, Callable, Iterator, Mapping
 from typing import Any, Literal
 
 import httpx
 from pydantic import SecretStr
 
+from ._forksafe import ForkSafeLock
 from .config import LunosConfig, TimeoutTypes, resolve_config
 from .errors import (
     APIResponseValidationError,
@@ -48,7 +48,7 @@ CostEstimator = Callable[["LunosClient", str, Usage], "float | None"]
 _cost_estimator: list[CostEstimator] = []
 #: False until the default estimator (catalog prices, :mod:`.pricing`) has been considered.
 _estimator_resolved: list[bool] = [False]
-_estimator_lock = threading.Lock()
+_estimator_lock = ForkSafeLock()
 
 
 def add_usage_listener(listener: UsageListener) -> None:

@@ -20,7 +20,7 @@ import email.utils
 import json
 import time
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, ClassVar
 
 from .redact import NO_SECRETS, Secrets, scrub_json, scrub_text
 
@@ -53,7 +53,28 @@ def _raw_of(exc: BaseException) -> Any:
 
 
 class LunosError(Exception):
-    """Base class of every error raised by lunos-integrations."""
+    """Base class of every error raised by lunos-integrations.
+
+    Every subclass pickles with all its attributes, because ``multiprocessing``,
+    ``ProcessPoolExecutor``, Celery and Dask send a worker's exception back pickled; the
+    default (``cls(*args)``) fails for classes with required keyword arguments, and in a
+    ``multiprocessing.Pool`` that killed the result thread and hung the pool. Unpickling
+    does not re-run ``__init__`` (which would rebuild the message); ``__cause__`` and the
+    traceback are not pickled, as for any exception.
+    """
+
+    #: Attribute names never pickled (for subclasses holding secrets or live objects).
+    _not_pickled: ClassVar[tuple[str, ...]] = ()
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        skip = self._not_pickled
+        state = {k: v for k, v in self.__dict__.items() if k not in skip}
+        return (_unpickle_error, (type(self), self.args), state)
+
+
+def _unpickle_error(cls: type[LunosError], args: tuple[Any, ...]) -> LunosError:
+    """An instance of ``cls`` with ``args``, without calling ``__init__`` (see LunosError)."""
+    return cls.__new__(cls, *args)
 
 
 class LunosConfigError(LunosError, ValueError):

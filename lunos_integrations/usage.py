@@ -31,11 +31,11 @@ trackers of ``track_usage()``, so using them together cannot double count.
 from __future__ import annotations
 
 import contextvars
-import threading
 from dataclasses import dataclass, field
 from types import TracebackType
 from typing import Any
 
+from ._forksafe import ForkSafeLock
 from .wire.types import Usage
 
 __all__ = ["UsageTotals", "UsageTracker", "record_usage", "track_usage"]
@@ -81,7 +81,7 @@ class UsageTracker(UsageTotals):
 
     by_model: dict[str, UsageTotals] = field(default_factory=dict)
     by_app: dict[str | None, UsageTotals] = field(default_factory=dict)
-    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)
+    _lock: ForkSafeLock = field(default_factory=ForkSafeLock, repr=False, compare=False)
 
     def record(self, model: str, app_id: str | None, usage: Usage) -> None:
         """Add one finished call (thread-safe)."""
@@ -125,7 +125,7 @@ _active: contextvars.ContextVar[tuple[UsageTracker, ...]] = contextvars.ContextV
     "lunos_usage_trackers", default=()
 )
 _installed = [False]
-_install_lock = threading.Lock()
+_install_lock = ForkSafeLock()
 
 
 def record_usage(model: str, app_id: str | None, usage: Usage) -> None:

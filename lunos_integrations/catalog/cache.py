@@ -16,7 +16,6 @@ TTL per base URL. Why these rules:
 from __future__ import annotations
 
 import asyncio
-import threading
 import time
 import warnings
 import weakref
@@ -24,6 +23,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from .._forksafe import ForkSafeLock
 from ..errors import APIResponseValidationError, WireFormatError, scrub_error
 from ..redact import NO_SECRETS, Secrets, redact_url
 from ..wire.models import PATH, ModelInfo, parse_model_list
@@ -96,8 +96,8 @@ class CatalogCache:
         self.ttl = ttl
         self.negative_ttl = negative_ttl
         self.clock = clock
-        self._lock = threading.Lock()
-        self._key_locks: dict[str, threading.Lock] = {}
+        self._lock = ForkSafeLock()
+        self._key_locks: dict[str, ForkSafeLock] = {}
         self._entries: dict[str, _Entry] = {}
         self._warned: set[str] = set()
         self._tasks: weakref.WeakKeyDictionary[
@@ -153,11 +153,11 @@ class CatalogCache:
 
     # ------------------------------------------------------------------ sync
 
-    def _key_lock(self, key: str) -> threading.Lock:
+    def _key_lock(self, key: str) -> ForkSafeLock:
         with self._lock:
             lock = self._key_locks.get(key)
             if lock is None:
-                lock = self._key_locks[key] = threading.Lock()
+                lock = self._key_locks[key] = ForkSafeLock()
             return lock
 
     def get(self, client: LunosClient) -> ModelIndex | None:

@@ -19,10 +19,10 @@ vocabulary (neither fine name appears).
 from __future__ import annotations
 
 import dataclasses
-import threading
 import warnings
 from typing import TYPE_CHECKING, Any
 
+from .._forksafe import ForkSafeLock
 from ..wire.models import ModelInfo
 from ..wire.types import ChatRequest
 
@@ -56,7 +56,7 @@ _FIELDS: tuple[tuple[str, tuple[str, ...]], ...] = (
 _TOOL_DETAIL = ("tool_choice", "parallel_tool_calls")
 
 _warned: set[tuple[str, str]] = set()
-_warned_lock = threading.Lock()
+_warned_lock = ForkSafeLock()
 
 
 def _allowed(names: tuple[str, ...], supported: tuple[str, ...]) -> bool:

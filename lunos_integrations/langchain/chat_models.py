@@ -33,6 +33,7 @@ from pydantic import (
 )
 from typing_extensions import Self
 
+from .._pickling import model_state
 from ..client import LunosClient, check_api, client_from_settings
 from ..config import app_id_setting, base_url_setting, resolve_config
 from ..errors import LunosError, LunosInputError
@@ -236,6 +237,10 @@ class ChatLunos(BaseChatModel):
                 self, http_client=self.http_client, http_async_client=self.http_async_client
             )
         return client
+
+    def __getstate__(self) -> dict[Any, Any]:
+        """Pickles without its client; the copy opens its own connections (see README)."""
+        return model_state(self, super().__getstate__())
 
     def close(self) -> None:
         """Release this instance's share of the connection pools."""

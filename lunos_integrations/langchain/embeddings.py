@@ -21,7 +21,6 @@ from langchain_core.embeddings import Embeddings
 from langchain_core.load import Serializable
 from langchain_core.utils import from_env, secret_from_env
 from pydantic import (
-    BaseModel,
     ConfigDict,
     Field,
     PrivateAttr,
@@ -31,6 +30,7 @@ from pydantic import (
     model_validator,
 )
 
+from .._pickling import model_state
 from ..client import LunosClient, client_from_settings
 from ..config import API_KEY_ENV, APP_ID_ENV, BASE_URL_ENV, DEFAULT_BASE_URL
 from ..errors import LunosInputError
@@ -120,6 +120,10 @@ class LunosEmbeddings(Serializable, Embeddings):
 
     def _build_client(self) -> LunosClient:
         return client_from_settings(self)
+
+    def __getstate__(self) -> dict[Any, Any]:
+        """Pickles without its client; the copy opens its own connections (see README)."""
+        return model_state(self, super().__getstate__())
 
     @property
     def client(self) -> LunosClient:

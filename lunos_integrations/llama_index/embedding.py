@@ -14,8 +14,9 @@ from __future__ import annotations
 from typing import Any
 
 from llama_index.core.base.embeddings.base import BaseEmbedding, Embedding
-from pydantic import Field, PrivateAttr, SecretStr, ValidationError, field_serializer
+from pydantic import BaseModel, Field, PrivateAttr, SecretStr, ValidationError, field_serializer
 
+from .._pickling import model_state
 from ..client import LunosClient, client_from_settings
 from ..config import app_id_setting, base_url_setting
 from ..errors import APIResponseValidationError, LunosInputError
@@ -93,6 +94,19 @@ class LunosEmbedding(BaseEmbedding):
     def _redact_url_fields(self, value: str | None) -> str | None:
         """``to_dict`` / ``to_json`` show the URL with its password masked, as reprs do."""
         return redact_url(value) if value else value
+
+    def __getstate__(self) -> dict[Any, Any]:
+        """Pickles without its client; the copy opens its own connections (see README).
+
+        Pydantic's state, not LlamaIndex's (which trial-pickles every attribute and keeps
+        the client, and with it a second copy of the key).
+        """
+        return model_state(self, BaseModel.__getstate__(self))
+
+    def __setstate__(self, state: dict[Any, Any]) -> None:
+        # Re-run __init__, as LlamaIndex does, so the copy builds its client; but without
+        # LlamaIndex's silent fallback to a half-built object when that fails.
+        type(self).__init__(self, **state["__dict__"])
 
     @property
     def client(self) -> LunosClient:

@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import contextvars
 import ipaddress
 import itertools
 import json
@@ -57,6 +58,8 @@ from .scripting import (
 from .sse import SSEFrame, comment_frame, frame_from_user
 
 _POLL = 0.02
+#: Number of the connection the current handler task serves (see RecordedRequest).
+_CONNECTION: contextvars.ContextVar[int] = contextvars.ContextVar("lunos_connection", default=0)
 _log = logging.getLogger(__name__)
 
 
@@ -65,7 +68,9 @@ class RecordedRequest:
     """One request as the server received it (header names lower-cased).
 
     ``json`` is the parsed body, or ``None`` when the body is empty or not JSON.
-    ``action`` is the scripted action this request consumed, if any.
+    ``action`` is the scripted action this request consumed, if any. ``connection``
+    numbers the TCP connection it arrived on (1, 2, ... in accept order), so tests can
+    tell which requests shared a keep-alive connection.
     """
 
     method: str
@@ -75,6 +80,7 @@ class RecordedRequest:
     body: bytes
     json: Any
     action: Action | None = None
+    connection: int = 0
 
 
 def _is_loopback(host: str) -> bool:
@@ -128,6 +134,7 @@ class LocalLunosServer:
         balance: float = 10.5,
     ) -> None:
         self._request_ids = itertools.count(1)
+        self._connection_ids = itertools.count(1)
         if not _is_loopback(host):
             raise ValueError(f"LocalLunosServer only binds loopback addresses, not {host!r}")
         self._host = host
@@ -334,6 +341,7 @@ class LocalLunosServer:
         if task is not None:
             self._tasks.add(task)
         self._bump(opened=1, total=1)
+        _CONNECTION.set(next(self._connection_ids))  # this task serves one connection
         sock = writer.get_extra_info("socket")
         if sock is not None:
             with contextlib.suppress(OSError):
@@ -371,7 +379,7 @@ class LocalLunosServer:
             if task is not None:
                 self._tasks.discard(task)
 
-    def _record(self, request: HTTPRequest, action: Action | None) -> None:
+    def _record(self, request: HTTPRequest, action: Action | None, connection: int) -> None:
         parsed: Any = None
         if request.body:
             try:
@@ -387,6 +395,7 @@ class LocalLunosServer:
                 body=request.body,
                 json=parsed,
                 action=action,
+                connection=connection,
             )
         )
 
@@ -395,7 +404,7 @@ class LocalLunosServer:
     ) -> tuple[bool, bool]:
         """Answer one request; returns (keep the connection, connection was aborted)."""
         action = self.script.pop_for(request.path, request.method)
-        self._record(request, action)
+        self._record(request, action, _CONNECTION.get())
         keep_alive = request.keep_alive
         delay = action.delay if action is not None else 0.0
         if isinstance(action, Delay):

@@ -7,23 +7,33 @@ pool is closed when the last lease is returned.
 
 Async clients are bound to the event loop that created their connections; reusing one from
 another loop fails with "Event loop is closed" (common with ``asyncio.run`` per call). So
-each event loop gets its own async client, dropped together with its loop.
+each event loop gets its own async clients, closed when that loop shuts down (see
+:func:`_close_with_loop`), so any number of ``asyncio.run`` calls keeps a bounded number of
+sockets open.
+
+Processes: after ``fork`` the child must never touch a socket, lock or client inherited from
+its parent: two processes writing requests to one keep-alive socket read each other's
+answers. The registry starts afresh in the child (``os.register_at_fork``, and a pid check
+on every access for forks that bypass Python's hooks); inherited clients are left alone,
+neither used nor closed, so the parent's connections are unaffected.
 """
 
 from __future__ import annotations
 
 import asyncio
 import atexit
+import os
 import ssl
 import threading
 import weakref
-from collections.abc import Callable
+from collections.abc import AsyncGenerator, Callable
 from dataclasses import dataclass, field
 from http.cookiejar import CookieJar
 from typing import Any
 
 import httpx
 
+from .._forksafe import ForkSafeLock
 from ..config import LunosConfig
 
 
@@ -51,7 +61,7 @@ class _NoCookies(CookieJar):
         return None
 
 
-_ssl_lock = threading.Lock()
+_ssl_lock = ForkSafeLock()
 _ssl_context: ssl.SSLContext | None = None
 
 
@@ -99,7 +109,7 @@ class _Shards:
     flat under high concurrency; the total connection limit is unchanged.
     """
 
-    __slots__ = ("clients", "inflight")
+    __slots__ = ("clients", "closer", "inflight")
 
     def __init__(self, config: LunosConfig) -> None:
         count = max(1, min(ASYNC_SHARDS, config.max_connections // 16))
@@ -112,6 +122,8 @@ class _Shards:
         )
         self.clients = [httpx.AsyncClient(**kwargs) for _ in range(count)]
         self.inflight = [0] * count
+        #: The loop-shutdown hook (see :func:`_close_with_loop`); kept alive with the shards.
+        self.closer: AsyncGenerator[None, None] | None = None
 
     def acquire(self) -> tuple[httpx.AsyncClient, Callable[[], None]]:
         """The least busy shard for one request, and the callback that marks it finished.
@@ -137,6 +149,43 @@ class _Shards:
     def is_closed(self) -> bool:
         return any(c.is_closed for c in self.clients)
 
+    async def aclose(self) -> None:
+        for client in self.clients:
+            await client.aclose()
+
+
+async def _close_with_loop(
+    shards: _Shards, forget: Callable[[], None]
+) -> AsyncGenerator[None, None]:
+    """An async generator that closes ``shards`` when their event loop shuts down.
+
+    Why a generator: started inside the loop, it is registered through the loop's async
+    generator hooks, and ``asyncio.run`` (like every asyncio runner, pytest-asyncio and
+    uvloop included) calls ``loop.shutdown_asyncgens()`` before closing the loop, which
+    resumes it *while the loop still runs*: the clients close properly there, with no
+    ``ResourceWarning`` and no socket left open. A loop offers no other close callback.
+    If the shards are dropped first (the last model released its lease), the loop's
+    finalizer hook still runs this ``finally`` inside that loop.
+    """
+    try:
+        yield
+    finally:
+        forget()
+        await shards.aclose()
+
+
+def _start(agen: AsyncGenerator[None, None]) -> None:
+    """Run ``agen`` to its first ``yield`` from synchronous code inside the running loop.
+
+    The first step is what hands the generator to the running loop's ``firstiter`` hook.
+    """
+    step: Any = agen.asend(None)
+    try:
+        step.send(None)
+    except StopIteration:
+        return
+    raise RuntimeError("the loop-shutdown hook awaited before its first yield")  # unreachable
+
 
 @dataclass
 class _Entry:
@@ -148,21 +197,51 @@ class _Entry:
 
 
 class PoolRegistry:
-    """Leases shared clients. One module-level instance serves the whole process."""
+    """Leases shared clients. One module-level instance serves the whole process.
+
+    Every public method first checks that the process is still the one that created the
+    current clients (:meth:`_check_fork`).
+    """
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._entries: dict[tuple[Any, ...], _Entry] = {}
         self._atexit_registered = False
+        self._pid = os.getpid()
+        #: What a forked child inherited: kept referenced (so never garbage-collected, which
+        #: would close sockets and warn) and never used.
+        self._inherited: list[dict[tuple[Any, ...], _Entry]] = []
+        _REGISTRIES.add(self)
+
+    def _check_fork(self) -> None:
+        """Second guard behind the at-fork hook, for forks made without Python's hooks
+        (``os.fork`` from C code, ``ctypes``): a changed pid means we are the child."""
+        if self._pid != os.getpid():
+            self._after_fork_in_child()
+
+    def _after_fork_in_child(self) -> None:
+        """Forget the parent's clients and lock; keep the lease counts models hold.
+
+        The parent's lock may have been held by a thread that does not exist here, and its
+        clients hold the parent's sockets and httpcore locks. Nothing inherited is closed:
+        closing takes those locks, and the sockets are the parent's to close.
+        """
+        self._lock = threading.Lock()
+        inherited = self._entries
+        self._entries = {key: _Entry(leases=entry.leases) for key, entry in inherited.items()}
+        self._inherited.append(inherited)
+        self._pid = os.getpid()
 
     def lease(self, config: LunosConfig) -> tuple[Any, ...]:
         key = config.pool_key()
+        self._check_fork()
         with self._lock:
             self._entries.setdefault(key, _Entry()).leases += 1
         return key
 
     def sync_client(self, config: LunosConfig) -> httpx.Client:
         key = config.pool_key()
+        self._check_fork()
         with self._lock:
             entry = self._entries.setdefault(key, _Entry())
             if entry.sync is None or entry.sync.is_closed:
@@ -184,19 +263,49 @@ class PoolRegistry:
         """Lease a shard of this event loop's pool for one request; call the callback after."""
         loop = asyncio.get_running_loop()
         key = config.pool_key()
+        self._check_fork()
         with self._lock:
             entry = self._entries.setdefault(key, _Entry())
             shards = entry.by_loop.get(loop)
             if shards is None or shards.is_closed:
-                shards = _Shards(config)
-                entry.by_loop[loop] = shards
+                shards = self._new_shards(config, key, entry, loop)
             return shards.acquire()
+
+    def _new_shards(
+        self,
+        config: LunosConfig,
+        key: tuple[Any, ...],
+        entry: _Entry,
+        loop: asyncio.AbstractEventLoop,
+    ) -> _Shards:
+        """A new pool for ``loop`` that closes itself when the loop shuts down (lock held).
+
+        Also forgets pools of loops that were closed without ``shutdown_asyncgens()``
+        (hand-made loops): they can no longer be closed properly, but they are no longer
+        kept either, so a process cycling through loops keeps a bounded number of pools.
+        """
+        for old in [lp for lp in entry.by_loop if lp.is_closed()]:
+            del entry.by_loop[old]
+        shards = _Shards(config)
+        entry.by_loop[loop] = shards
+
+        def forget() -> None:
+            with self._lock:
+                current = self._entries.get(key)
+                if current is not None and current.by_loop.get(loop) is shards:
+                    del current.by_loop[loop]
+
+        shards.closer = _close_with_loop(shards, forget)
+        _start(shards.closer)
+        return shards
 
     def release(self, key: tuple[Any, ...]) -> list[httpx.AsyncClient]:
         """Return a lease; when it was the last, close the sync client.
 
-        Returns the async clients that must be closed by the caller (from inside their loop).
+        Returns the async clients that must be closed by the caller (from inside their loop);
+        other loops' clients are closed in their own loop by their shutdown hook.
         """
+        self._check_fork()
         with self._lock:
             entry = self._entries.get(key)
             if entry is None:
@@ -216,6 +325,7 @@ class PoolRegistry:
 
     def close_sync_clients(self) -> None:
         """Close every shared sync client (they reopen on next use). Safe to call twice."""
+        self._check_fork()
         with self._lock:
             clients = [e.sync for e in self._entries.values() if e.sync is not None]
         for client in clients:
@@ -223,6 +333,7 @@ class PoolRegistry:
 
     def stats(self) -> dict[str, int]:
         """Counts for tests and diagnostics: pools, leases, live async clients."""
+        self._check_fork()
         with self._lock:
             return {
                 "pools": len(self._entries),
@@ -233,5 +344,19 @@ class PoolRegistry:
                 ),
             }
 
+
+_REGISTRIES: weakref.WeakSet[PoolRegistry] = weakref.WeakSet()
+
+
+def _after_fork_in_child() -> None:
+    """Reset every registry, and the TLS context (OpenSSL locks may be held mid-handshake)."""
+    global _ssl_context
+    _ssl_context = None
+    for registry in list(_REGISTRIES):
+        registry._after_fork_in_child()
+
+
+if hasattr(os, "register_at_fork"):  # not on Windows, which has no fork
+    os.register_at_fork(after_in_child=_after_fork_in_child)
 
 POOLS = PoolRegistry()

@@ -22,6 +22,7 @@ import subprocess
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -45,6 +46,8 @@ class Recipe:
     fragments: tuple[str, ...]
     #: Regular expressions, each with the minimum number of matches in stdout.
     patterns: dict[str, int] = field(default_factory=dict)
+    #: Seconds the run may take (recipes that start worker processes need more).
+    timeout: int = TIMEOUT
 
 
 RECIPES = [
@@ -162,6 +165,19 @@ RECIPES = [
             r"raised \w+Error after receiving 'Hello![^']*'$": 1,
         },
     ),
+    Recipe(
+        "distributed_workers",
+        (
+            "answers matched to their prompts: 12/12",
+            "worker processes: 2",
+            "vectors matching their own text: 12/12",
+        ),
+        {
+            r"^\[worker \d+\] Summarise support ticket #1\d\d in one line\. -> Hello!": 12,
+            rf"^usage added up from the workers: 12 requests, [1-9]\d* tokens, {COST}$": 1,
+        },
+        timeout=180,
+    ),
 ]
 
 
@@ -174,7 +190,9 @@ def _env(**overrides: str) -> dict[str, str]:
     return env
 
 
-def _run(name: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+def _run(
+    name: str, env: dict[str, str], timeout: int = TIMEOUT
+) -> subprocess.CompletedProcess[str]:
     proc = subprocess.run(
         [sys.executable, str(COOKBOOK / f"{name}.py")],
         cwd=ROOT,
@@ -183,7 +201,7 @@ def _run(name: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
         text=True,
         encoding="utf-8",
         errors="replace",
-        timeout=TIMEOUT,
+        timeout=timeout,
     )
     assert proc.returncode == 0, f"{name} exited {proc.returncode}\n{proc.stdout}\n{proc.stderr}"
     assert "Traceback" not in proc.stderr, proc.stderr
@@ -191,9 +209,14 @@ def _run(name: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
     return proc
 
 
-@pytest.mark.parametrize("recipe", RECIPES, ids=[r.name for r in RECIPES])
+def _cases() -> list[Any]:
+    """One case per recipe, each allowed its own run time plus pytest's margin."""
+    return [pytest.param(r, id=r.name, marks=pytest.mark.timeout(r.timeout + 60)) for r in RECIPES]
+
+
+@pytest.mark.parametrize("recipe", _cases())
 def test_recipe_runs_offline(recipe: Recipe) -> None:
-    proc = _run(recipe.name, _env())
+    proc = _run(recipe.name, _env(), recipe.timeout)
     out = proc.stdout
     assert len(OFFLINE_LINE.findall(out)) == 1, out
     missing = [f for f in recipe.fragments if f not in out]
@@ -203,13 +226,13 @@ def test_recipe_runs_offline(recipe: Recipe) -> None:
         assert found >= minimum, f"{pattern!r}: {found} < {minimum} matches in:\n{out}"
 
 
-@pytest.mark.parametrize("recipe", RECIPES, ids=[r.name for r in RECIPES])
+@pytest.mark.parametrize("recipe", _cases())
 def test_recipe_runs_with_a_key_from_the_environment(
     recipe: Recipe, lunos_server: LocalLunosServer
 ) -> None:
     """With LUNOS_API_KEY set, a recipe uses the environment only (here: a stand-in server)."""
     env = _env(LUNOS_API_KEY=lunos_server.api_key, LUNOS_BASE_URL=lunos_server.base_url)
-    proc = _run(recipe.name, env)
+    proc = _run(recipe.name, env, recipe.timeout)
     out = proc.stdout
     assert f"LUNOS_API_KEY is set: running against the Lunos API at {lunos_server.base_url}" in out
     assert not OFFLINE_LINE.search(out), out
