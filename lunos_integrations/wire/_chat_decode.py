@@ -44,6 +44,9 @@ __all__ = ["ChunkDecoder", "decode_chunk", "decode_response", "decode_usage"]
 _REPLY = "Chat completion response"
 _CHUNK = "Chat completion stream chunk"
 _TEXT_PARTS = (None, "text", "output_text")
+_CHUNK_USAGE = f"{_CHUNK} usage"
+_CHUNK_DELTA = f"{_CHUNK} choices[0].delta"
+_CHUNK_MESSAGE = f"{_CHUNK} choices[0].message"
 
 
 # ============================================================================ usage
@@ -316,7 +319,7 @@ def decode_chunk(obj: Any) -> ChatDelta:
     return delta
 
 
-def _decode_chunk(obj: Any) -> tuple[ChatDelta, list[bool]]:
+def _decode_chunk(obj: Any) -> tuple[ChatDelta, list[bool] | None]:
     """The delta, and per tool-call fragment whether the server gave its ``index``.
 
     Runs once per chunk, so it only allocates what the chunk actually carries.
@@ -327,37 +330,46 @@ def _decode_chunk(obj: Any) -> tuple[ChatDelta, list[bool]]:
             f"{describe(obj)}"
         )
     get = obj.get
-    delta = ChatDelta(
-        id=want_str(get("id"), f"{_CHUNK} id"),
-        model=want_str(get("model"), f"{_CHUNK} model"),
-        provider=want_str(get("provider"), f"{_CHUNK} provider"),
-        system_fingerprint=want_str(get("system_fingerprint"), f"{_CHUNK} system_fingerprint"),
-    )
+    # Hot path: one check per field, error strings built only when something is wrong.
+    cid = get("id")
+    model = get("model")
+    provider = get("provider")
+    fingerprint = get("system_fingerprint")
+    if (
+        (cid is not None and type(cid) is not str)
+        or (model is not None and type(model) is not str)
+        or (provider is not None and type(provider) is not str)
+        or (fingerprint is not None and type(fingerprint) is not str)
+    ):
+        _bad_metadata(obj)
+    delta = ChatDelta(id=cid, model=model, provider=provider, system_fingerprint=fingerprint)
     usage = get("usage")
     if usage is not None:
-        delta.usage = decode_usage(usage, f"{_CHUNK} usage")
+        delta.usage = decode_usage(usage, _CHUNK_USAGE)
     choices = get("choices")
     if not choices:
-        if choices is not None and not isinstance(choices, list):
+        if choices is not None and type(choices) is not list:
             raise wrong_type(f"{_CHUNK} choices", "an array", choices)
-        return delta, []
+        return delta, None
     if type(choices) is not list:
         raise wrong_type(f"{_CHUNK} choices", "an array", choices)
     choice = choices[0]
     if type(choice) is not dict:
         raise wrong_type(f"{_CHUNK} choices[0]", "an object", choice)
     d = choice.get("delta")
-    where = f"{_CHUNK} choices[0].delta"
+    where = _CHUNK_DELTA
     if d is None:
         d = choice.get("message")  # some servers send a full message on the last chunk
-        where = f"{_CHUNK} choices[0].message"
+        where = _CHUNK_MESSAGE
     if d is not None and type(d) is not dict:
         raise wrong_type(where, "an object", d)
     finish = choice.get("finish_reason")
     if finish is not None:
-        delta.finish_reason = _finish(finish, f"{_CHUNK} choices[0].finish_reason")
+        if type(finish) is not str:
+            raise wrong_type(f"{_CHUNK} choices[0].finish_reason", "a string", finish)
+        delta.finish_reason = finish or None  # "" is "not yet" on some servers
     if not d:
-        return delta, []
+        return delta, None
 
     content = d.get("content")
     if content:
@@ -368,14 +380,15 @@ def _decode_chunk(obj: Any) -> tuple[ChatDelta, list[bool]]:
         r_text, r_details = _reasoning_fields(d, where)
         delta.reasoning_text = r_text
         delta.reasoning_details = r_details
-    given: list[bool] = []
+    given: list[bool] | None = None
     raw_calls = d.get("tool_calls")
     if raw_calls:
         if type(raw_calls) is not list:
             raise wrong_type(f"{where}.tool_calls", "an array", raw_calls)
         calls = delta.tool_calls
+        given = []
         for pos, tc in enumerate(raw_calls):
-            calls.append(_tool_fragment(tc, pos, f"{where}.tool_calls[{pos}]", given))
+            calls.append(_tool_fragment(tc, pos, where, given))
     elif raw_calls is not None and type(raw_calls) is not list:
         raise wrong_type(f"{where}.tool_calls", "an array", raw_calls)
     images = d.get("images")
@@ -386,15 +399,20 @@ def _decode_chunk(obj: Any) -> tuple[ChatDelta, list[bool]]:
     return delta, given
 
 
-def _tool_fragment(tc: Any, pos: int, where: str, given: list[bool]) -> ToolCallDelta:
+def _bad_metadata(obj: dict[str, Any]) -> None:
+    for key in ("id", "model", "provider", "system_fingerprint"):
+        want_str(obj.get(key), f"{_CHUNK} {key}")
+
+
+def _tool_fragment(tc: Any, pos: int, base: str, given: list[bool]) -> ToolCallDelta:
     if type(tc) is not dict:
-        raise wrong_type(where, "an object", tc)
+        raise wrong_type(f"{base}.tool_calls[{pos}]", "an object", tc)
     index = tc.get("index")
     if index is None:
         given.append(False)
         index = pos
     elif type(index) is not int or index < 0:
-        raise wrong_type(f"{where}.index", "a non-negative integer", index)
+        raise wrong_type(f"{base}.tool_calls[{pos}].index", "a non-negative integer", index)
     else:
         given.append(True)
     name = None
@@ -402,17 +420,21 @@ def _tool_fragment(tc: Any, pos: int, where: str, given: list[bool]) -> ToolCall
     fn = tc.get("function")
     if fn is not None:
         if type(fn) is not dict:
-            raise wrong_type(f"{where}.function", "an object", fn)
-        name = want_str(fn.get("name"), f"{where}.function.name")
+            raise wrong_type(f"{base}.tool_calls[{pos}].function", "an object", fn)
+        name = fn.get("name")
+        if name is not None and type(name) is not str:
+            raise wrong_type(f"{base}.tool_calls[{pos}].function.name", "a string", name)
         args = fn.get("arguments")
         if args is None:
             args = ""
         elif type(args) is dict:
             # a server that sends arguments already decoded
-            args = dumps_received(args, f"{where}.function.arguments")
+            args = dumps_received(args, f"{base}.tool_calls[{pos}].function.arguments")
         elif type(args) is not str:
-            raise wrong_type(f"{where}.function.arguments", "a string", args)
-    call_id = want_str(tc.get("id"), f"{where}.id")
+            raise wrong_type(f"{base}.tool_calls[{pos}].function.arguments", "a string", args)
+    call_id = tc.get("id")
+    if call_id is not None and type(call_id) is not str:
+        raise wrong_type(f"{base}.tool_calls[{pos}].id", "a string", call_id)
     return ToolCallDelta(index=index, id=call_id, name=name, arguments=args)
 
 
@@ -436,6 +458,8 @@ class ChunkDecoder:
     def feed(self, obj: Any) -> ChatDelta:
         """Decode one chunk (the parsed ``data:`` JSON)."""
         delta, given = _decode_chunk(obj)
+        if given is None:
+            return delta
         for frag, has_index in zip(delta.tool_calls, given, strict=True):
             if not has_index:
                 frag.index = self._place(frag.id)
