@@ -399,8 +399,8 @@ class LunosClient:
         if api == "messages":
             decoder = messages.MessagesStreamDecoder()
             return lambda ev: decoder.feed(ev.event, ev.data)
-        decode_chunk = chat_completions.decode_chunk
-        return lambda ev: decode_chunk(ev.data)
+        chunks = chat_completions.ChunkDecoder()  # per stream: places index-less tool calls
+        return lambda ev: chunks.feed(ev.data)
 
     def _stream_session(self, request: ChatRequest, api: Api) -> _StreamSession:
         return _StreamSession(self, request, self._stream_decoder(api))

@@ -22,8 +22,11 @@ Pieces (each module's docstring documents its part):
   :class:`RawReply`, :class:`StreamReply`, :class:`Disconnect`, :class:`Delay`,
   :class:`StreamFault`.
 * :mod:`.catalog` — the models served at ``/v1/models``.
+* :mod:`.strict_types` — ``strict_openai_types=True``: refuse ``content: null`` (and other
+  message shapes strict OpenAI-compatible servers refuse) as llama-cpp-python's server does.
 * :mod:`.pytest_plugin` — fixtures ``lunos_server``, ``lunos_server_session``,
-  ``lunos_base_url``, ``lunos_api_key`` (auto-registered when the package is installed).
+  ``lunos_strict_server``, ``lunos_base_url``, ``lunos_api_key`` (auto-registered when the
+  package is installed).
 * ``python -m lunos_integrations.testing`` — run the server from a shell.
 
 Runtime dependencies: the standard library only. Names are imported lazily so that importing

@@ -27,6 +27,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--api-key", default="sk-lunos-local-test", help="the accepted key")
     parser.add_argument("--no-auth", action="store_true", help="accept requests without a key")
     parser.add_argument("--report-cost", action="store_true", help="add usage.cost to chat")
+    parser.add_argument(
+        "--strict-openai-types",
+        action="store_true",
+        help="refuse content: null (and other non-string, non-list content) like llama-cpp-python",
+    )
     args = parser.parse_args(argv)
     if not _is_loopback(args.host):
         parser.error(f"refusing to bind non-loopback host {args.host!r}")
@@ -42,6 +47,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         api_key=args.api_key,
         require_auth=not args.no_auth,
         report_cost=args.report_cost,
+        strict_openai_types=args.strict_openai_types,
         host=args.host,
         port=args.port,
     )

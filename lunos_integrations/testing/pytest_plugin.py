@@ -8,6 +8,8 @@ Fixtures:
 
 * ``lunos_server`` — function-scoped; a fresh server started before and stopped after each test.
 * ``lunos_server_session`` — session-scoped and shared; call ``.reset()`` where state matters.
+* ``lunos_strict_server`` — function-scoped, with ``strict_openai_types=True``: chat messages
+  strict OpenAI-compatible servers refuse (``content: null`` …) get their validation error.
 * ``lunos_base_url`` / ``lunos_api_key`` — ``lunos_server.base_url`` / ``.api_key``.
 """
 
@@ -28,6 +30,15 @@ def lunos_server() -> Iterator[LocalLunosServer]:
     from .server import LocalLunosServer
 
     with LocalLunosServer() as server:
+        yield server
+
+
+@pytest.fixture
+def lunos_strict_server() -> Iterator[LocalLunosServer]:
+    """A fresh local Lunos server that validates chat messages like llama-cpp-python's."""
+    from .server import LocalLunosServer
+
+    with LocalLunosServer(strict_openai_types=True) as server:
         yield server
 
 

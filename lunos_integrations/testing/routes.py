@@ -15,7 +15,9 @@ Routes (only under ``/v1``; anything else is a 404 in the Lunos envelope):
 
 Errors: 401 ``invalid_api_key``; 400 for malformed JSON or invalid fields; 404
 ``model_not_found`` for unknown models; 400 ``unsupported_parameter`` for a chat parameter not
-in the model's ``supportedParameters`` when ``strict_parameters`` is on (lunos-api.md §3.1).
+in the model's ``supportedParameters`` when ``strict_parameters`` is on (lunos-api.md §3.1);
+with ``strict_openai_types`` on, chat messages that strict OpenAI-compatible servers refuse
+(``content: null`` …) get llama-cpp-python's validation error (see :mod:`.strict_types`).
 """
 
 from __future__ import annotations
@@ -27,7 +29,7 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from . import catalog as catalog_mod
-from . import fake_model, replies
+from . import fake_model, replies, strict_types
 from .http11 import HTTPRequest
 from .scripting import error_envelope
 from .sse import SSEFrame
@@ -91,6 +93,7 @@ class Router:
         strict_parameters: bool,
         models: Sequence[Mapping[str, Any]],
         balance: float,
+        strict_openai_types: bool = False,
     ) -> None:
         if catalog_shape not in catalog_mod.CATALOG_SHAPES:
             raise ValueError(f"catalog_shape must be one of {catalog_mod.CATALOG_SHAPES}")
@@ -99,6 +102,7 @@ class Router:
         self.report_cost = report_cost
         self.catalog_shape: catalog_mod.CatalogShape = catalog_shape
         self.strict_parameters = strict_parameters
+        self.strict_openai_types = strict_openai_types
         self.models = [dict(m) for m in models]
         self.balance = balance
         self._lock = threading.Lock()
@@ -267,6 +271,11 @@ class Router:
     def _chat(self, request: HTTPRequest) -> Reply:
         self._check_auth(request)
         body = self._json_body(request)
+        if self.strict_openai_types:
+            errors = strict_types.strict_message_errors(body)
+            if errors:
+                status = strict_types.STRICT_REJECTION_STATUS
+                return json_reply(status, strict_types.strict_rejection_body(errors))
         model = self._model(body)
         self._require_chat_model(model)
         self._check_strict(body, model)

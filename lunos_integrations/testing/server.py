@@ -114,6 +114,8 @@ class LocalLunosServer:
         report_cost: add ``usage.cost`` (USD, after discount) to chat replies.
         catalog_shape: ``"array"``, ``"data"`` or ``"data_models"`` wrapper for /v1/models.
         strict_parameters: 400 for chat parameters not in the model's ``supportedParameters``.
+        strict_openai_types: refuse chat messages the way llama-cpp-python's server does
+            (``content: null`` and other non-string, non-list content; see ``strict_types``).
         host: loopback address to bind (non-loopback hosts are refused).
         port: 0 picks a free port.
         models: replacement catalog (defaults to :func:`catalog.default_models`).
@@ -132,6 +134,7 @@ class LocalLunosServer:
         *,
         models: Sequence[Mapping[str, Any]] | None = None,
         balance: float = 10.5,
+        strict_openai_types: bool = False,
     ) -> None:
         self._request_ids = itertools.count(1)
         self._connection_ids = itertools.count(1)
@@ -148,6 +151,7 @@ class LocalLunosServer:
             strict_parameters=strict_parameters,
             models=catalog_mod.default_models() if models is None else models,
             balance=balance,
+            strict_openai_types=strict_openai_types,
         )
         self.script = Script()
         self._records: list[RecordedRequest] = []

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import json
+import math
 import re
 from typing import Any
 
-from ..errors import LunosInputError
+from ..errors import LunosInputError, WireFormatError
 
 # data:<mime>[;param=value...];base64,<payload>
 _DATA_URL_RE = re.compile(
@@ -29,6 +30,18 @@ _IMAGE_MAGIC: tuple[tuple[str, str], ...] = (
 def dumps_compact(value: Any) -> str:
     """Compact JSON with non-ASCII kept as is (what the OpenAI SDK sends for arguments)."""
     return json.dumps(value, separators=(",", ":"), ensure_ascii=False)
+
+
+def dumps_received(value: Any, where: str) -> str:
+    """Compact JSON of a value a server sent (e.g. tool arguments sent already decoded).
+
+    A value nested too deeply for the encoder is a :class:`WireFormatError`, not a
+    ``RecursionError`` escaping from a decoder.
+    """
+    try:
+        return dumps_compact(value)
+    except RecursionError:
+        raise WireFormatError(f"{where} is nested too deeply to re-encode as JSON.") from None
 
 
 def parse_data_url(url: str, *, param: str) -> tuple[str, str]:
@@ -113,12 +126,13 @@ def to_int(value: Any) -> int | None:
     if isinstance(value, int):
         return value
     if isinstance(value, float):
-        return int(value) if value == value else None  # NaN check
+        return int(value) if math.isfinite(value) else None  # NaN and infinities
     if isinstance(value, str):
         try:
-            return int(float(value.strip()))
+            number = float(value.strip())
         except ValueError:
             return None
+        return int(number) if math.isfinite(number) else None
     return None
 
 
@@ -142,8 +156,106 @@ def describe(body: Any, limit: int = 200) -> str:
     """A short, safe excerpt of an unexpected value for error messages."""
     try:
         text = json.dumps(body, ensure_ascii=False, default=repr)
-    except (TypeError, ValueError):
-        text = repr(body)
+    except (TypeError, ValueError, RecursionError):
+        # Deeply nested values exceed the encoder's recursion limit (and so would repr).
+        text = f"<{json_type(body)} nested too deeply to show>"
     if len(text) > limit:
         text = text[:limit] + "..."
     return text
+
+
+# ---------------------------------------------------------------------------- strict reading
+#
+# Decoders read server JSON through these helpers so that a value of the wrong JSON type
+# becomes a WireFormatError naming the route, the field and what arrived, instead of a
+# KeyError/TypeError deep in a decoder or a pydantic error in a framework. ``None`` (JSON
+# null, or a missing key) always means "absent" and is returned as is.
+
+
+def json_type(value: Any) -> str:
+    """The JSON type of a decoded value, as a phrase for error messages."""
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "a boolean"
+    if isinstance(value, (int, float)):
+        return "a number"
+    if isinstance(value, str):
+        return "a string"
+    if isinstance(value, list):
+        return "an array"
+    if isinstance(value, dict):
+        return "an object"
+    return type(value).__name__
+
+
+def wrong_type(where: str, expected: str, value: Any) -> WireFormatError:
+    """The error for ``where`` holding ``value`` when ``expected`` was promised."""
+    return WireFormatError(
+        f"{where} must be {expected}, got {json_type(value)}: {describe(value, 80)}"
+    )
+
+
+def want_str(value: Any, where: str) -> str | None:
+    """A string or ``None``; anything else is a :class:`WireFormatError`."""
+    if value is None or isinstance(value, str):
+        return value
+    raise wrong_type(where, "a string", value)
+
+
+def want_dict(value: Any, where: str) -> dict[str, Any] | None:
+    """An object or ``None``; anything else is a :class:`WireFormatError`."""
+    if value is None or isinstance(value, dict):
+        return value
+    raise wrong_type(where, "an object", value)
+
+
+def want_list(value: Any, where: str) -> list[Any] | None:
+    """An array or ``None``; anything else is a :class:`WireFormatError`."""
+    if value is None or isinstance(value, list):
+        return value
+    raise wrong_type(where, "an array", value)
+
+
+def want_count(value: Any, where: str) -> int | None:
+    """A token count: a non-negative integer (also as a whole float or numeric string).
+
+    Servers disagree on ``12`` / ``12.0`` / ``"12"``; all are accepted. Booleans, negative
+    or non-finite numbers, other strings, arrays and objects are a :class:`WireFormatError`.
+    """
+    if value is None:
+        return None
+    number: Any = value
+    if isinstance(value, str):
+        try:
+            number = float(value.strip())
+        except ValueError:
+            raise wrong_type(where, "a token count", value) from None
+    if isinstance(number, bool) or not isinstance(number, (int, float)):
+        raise wrong_type(where, "a token count", value)
+    if isinstance(number, float) and not math.isfinite(number):
+        raise wrong_type(where, "a finite token count", value)
+    if number < 0:
+        raise wrong_type(where, "a non-negative token count", value)
+    return int(number)
+
+
+def want_number(value: Any, where: str) -> float | None:
+    """A finite number (or numeric string) as ``float``, or ``None``."""
+    if value is None:
+        return None
+    number: Any = value
+    if isinstance(value, str):
+        try:
+            number = float(value.strip())
+        except ValueError:
+            raise wrong_type(where, "a number", value) from None
+    if isinstance(number, bool) or not isinstance(number, (int, float)):
+        raise wrong_type(where, "a number", value)
+    try:
+        result = float(number)
+    except OverflowError:
+        raise wrong_type(where, "a finite number", value) from None
+    if not math.isfinite(result):
+        raise wrong_type(where, "a finite number", value)
+    return result

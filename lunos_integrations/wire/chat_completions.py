@@ -1,6 +1,8 @@
 """Codec for ``POST /chat/completions`` (the OpenAI-compatible route).
 
 Pure functions: neutral types (:mod:`.types`) in, JSON-ready dicts out, and back. No I/O.
+The decoders (``decode_response``, ``decode_chunk``, ``ChunkDecoder``, ``decode_usage``)
+live in :mod:`._chat_decode` and are re-exported here, so the route is one import.
 Wire facts come from lunos-api.md §3 and the OpenAI chat-completions schema; reasoning
 fields follow the OpenRouter convention that Lunos passes through (§3.6).
 """
@@ -10,31 +12,27 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from ..errors import LunosInputError, WireFormatError
-from ._common import describe, dumps_compact, file_source, image_source, to_float, to_int
-from .tool_args import parse_tool_arguments
+from ..errors import LunosInputError
+from ._chat_decode import ChunkDecoder, decode_chunk, decode_response, decode_usage
+from ._common import dumps_compact, file_source, image_source
 from .types import (
     AudioPart,
-    ChatDelta,
     ChatRequest,
-    ChatResult,
     ContentPart,
     FilePart,
     ImagePart,
-    InvalidToolCall,
     Message,
     NamedToolChoice,
     ReasoningPart,
     ResponseFormat,
     TextPart,
     ToolCall,
-    ToolCallDelta,
     ToolSpec,
-    Usage,
 )
 
 __all__ = [
     "PATH",
+    "ChunkDecoder",
     "decode_chunk",
     "decode_response",
     "decode_usage",
@@ -138,7 +136,11 @@ def _encode_message(msg: Message, i: int) -> dict[str, Any]:
     if role == "assistant":
         text = _assistant_text(msg.content, param)
         if msg.tool_calls:
-            out["content"] = text if text else None
+            # A turn that only calls tools omits ``content``: the schema makes it optional
+            # when ``tool_calls`` is present, and servers with strict request models
+            # (llama-cpp-python's) reject ``content: null`` with a validation error.
+            if text:
+                out["content"] = text
             out["tool_calls"] = [_encode_tool_call(tc) for tc in msg.tool_calls]
         else:
             out["content"] = text
@@ -357,282 +359,3 @@ def _thinking_to_reasoning(thinking: dict[str, Any]) -> dict[str, Any] | None:
         "or 'disabled'.",
         param="thinking",
     )
-
-
-# ============================================================================ decoding
-
-
-def decode_usage(obj: Any) -> Usage | None:
-    """Neutral usage from an OpenAI-style ``usage`` object (``None`` when absent or empty)."""
-    if not isinstance(obj, dict) or not obj:
-        return None
-    prompt = to_int(obj.get("prompt_tokens"))
-    if prompt is None:
-        prompt = to_int(obj.get("input_tokens"))
-    completion = to_int(obj.get("completion_tokens"))
-    if completion is None:
-        completion = to_int(obj.get("output_tokens"))
-    total = to_int(obj.get("total_tokens"))
-    cost = to_float(obj.get("cost"))
-    if prompt is None and completion is None and total is None and cost is None:
-        return None
-    prompt = prompt or 0
-    completion = completion or 0
-    if total is None:
-        total = prompt + completion
-
-    cache_read = cache_creation = reasoning = 0
-    ptd = obj.get("prompt_tokens_details") or obj.get("input_tokens_details")
-    if isinstance(ptd, dict):
-        cache_read = to_int(ptd.get("cached_tokens")) or 0
-        cache_creation = (
-            to_int(ptd.get("cache_write_tokens"))
-            or to_int(ptd.get("cache_creation_input_tokens"))
-            or to_int(ptd.get("cache_creation_tokens"))
-            or 0
-        )
-    if not cache_creation:
-        cache_creation = to_int(obj.get("cache_creation_input_tokens")) or 0
-    ctd = obj.get("completion_tokens_details") or obj.get("output_tokens_details")
-    if isinstance(ctd, dict):
-        reasoning = to_int(ctd.get("reasoning_tokens")) or 0
-    return Usage(
-        input_tokens=prompt,
-        output_tokens=completion,
-        total_tokens=total,
-        cache_read_tokens=cache_read,
-        cache_creation_tokens=cache_creation,
-        reasoning_tokens=reasoning,
-        cost=cost,
-    )
-
-
-def decode_response(body: Any) -> ChatResult:
-    """Decode a non-streamed chat completion into a :class:`ChatResult` (``raw=body``)."""
-    if not isinstance(body, dict):
-        raise WireFormatError(
-            f"Expected a chat completion JSON object, got {type(body).__name__}: {describe(body)}"
-        )
-    choices = body.get("choices")
-    wrapped = body.get("data")
-    if choices is None and isinstance(wrapped, dict):
-        choices = wrapped.get("choices")
-    if not isinstance(choices, list) or not choices or not isinstance(choices[0], dict):
-        raise WireFormatError(_no_choices_message(body, choices))
-
-    choice = choices[0]
-    message = choice.get("message")
-    if not isinstance(message, dict):
-        message = {}
-
-    text = _content_text(message.get("content"))
-    if not text and not message and isinstance(choice.get("text"), str):
-        text = choice["text"]  # legacy completion-style choice
-
-    tool_calls: list[ToolCall] = []
-    invalid: list[InvalidToolCall] = []
-    raw_calls = message.get("tool_calls")
-    if isinstance(raw_calls, list):
-        for tc in raw_calls:
-            if not isinstance(tc, dict):
-                continue
-            fn = tc.get("function")
-            if not isinstance(fn, dict):
-                fn = {}
-            _add_call(
-                parse_tool_arguments(tc.get("id"), fn.get("name"), fn.get("arguments")),
-                tool_calls,
-                invalid,
-            )
-    legacy = message.get("function_call")
-    if not raw_calls and isinstance(legacy, dict):
-        _add_call(
-            parse_tool_arguments(None, legacy.get("name"), legacy.get("arguments")),
-            tool_calls,
-            invalid,
-        )
-
-    reasoning: list[ReasoningPart] = []
-    r_text, r_details = _reasoning_fields(message)
-    if r_text or r_details:
-        reasoning.append(ReasoningPart(text=r_text, details=r_details))
-
-    usage = decode_usage(body.get("usage"))
-    if usage is None and isinstance(wrapped, dict):
-        usage = decode_usage(wrapped.get("usage"))
-
-    return ChatResult(
-        text=text,
-        tool_calls=tool_calls,
-        invalid_tool_calls=invalid,
-        reasoning=reasoning,
-        finish_reason=_str_or_none(choice.get("finish_reason")),
-        usage=usage,
-        id=_str_or_none(body.get("id")),
-        model=_str_or_none(body.get("model")),
-        provider=_str_or_none(body.get("provider")),
-        system_fingerprint=_str_or_none(body.get("system_fingerprint")),
-        images=_images(message.get("images")),
-        raw=body,
-    )
-
-
-def _add_call(
-    parsed: ToolCall | InvalidToolCall, ok: list[ToolCall], bad: list[InvalidToolCall]
-) -> None:
-    if isinstance(parsed, ToolCall):
-        ok.append(parsed)
-    else:
-        bad.append(parsed)
-
-
-def _no_choices_message(body: dict[str, Any], choices: Any) -> str:
-    if choices is None:
-        what = "no 'choices' field" if "choices" not in body else "'choices': null"
-    elif isinstance(choices, list) and not choices:
-        what = "an empty 'choices' list"
-    else:
-        what = f"'choices' of an unexpected shape ({describe(choices, 80)})"
-    msg = f"Chat completion response has {what}"
-    err = body.get("error")
-    if isinstance(err, dict) and err.get("message"):
-        msg += f"; the body carries an error: {err['message']}"
-    elif isinstance(err, str):
-        msg += f"; the body carries an error: {err}"
-    return f"{msg}. Body: {describe(body)}"
-
-
-def _str_or_none(value: Any) -> str | None:
-    return value if isinstance(value, str) else None
-
-
-def _content_text(content: Any) -> str:
-    if content is None:
-        return ""
-    if isinstance(content, str):
-        return content
-    if isinstance(content, list):
-        out = []
-        for part in content:
-            if isinstance(part, str):
-                out.append(part)
-            elif isinstance(part, dict) and part.get("type") in (None, "text", "output_text"):
-                t = part.get("text")
-                if isinstance(t, str):
-                    out.append(t)
-        return "".join(out)
-    return ""
-
-
-def _reasoning_fields(src: dict[str, Any]) -> tuple[str, list[dict[str, Any]] | None]:
-    """Reasoning text and details from a message or delta.
-
-    Text comes from ``reasoning_content`` or ``reasoning`` (the first non-empty string);
-    only when both are absent is it rebuilt from the ``text``/``summary`` of the
-    ``reasoning_details`` entries, so the same thought is never counted twice.
-    """
-    text = src.get("reasoning_content")
-    if not text or not isinstance(text, str):
-        text = src.get("reasoning")
-        if not isinstance(text, str):
-            text = ""
-    details = src.get("reasoning_details")
-    if not isinstance(details, list) or not details:
-        return text, None
-    if not text:
-        pieces = []
-        for d in details:
-            if isinstance(d, dict):
-                piece = d.get("text")
-                if not isinstance(piece, str):
-                    piece = d.get("summary")
-                if isinstance(piece, str):
-                    pieces.append(piece)
-        text = "".join(pieces)
-    return text, details
-
-
-def _images(raw: Any) -> list[str]:
-    if not raw or not isinstance(raw, list):
-        return []
-    urls = []
-    for item in raw:
-        if isinstance(item, str):
-            urls.append(item)
-        elif isinstance(item, dict):
-            inner = item.get("image_url")
-            url = inner.get("url") if isinstance(inner, dict) else item.get("url")
-            if isinstance(url, str):
-                urls.append(url)
-    return urls
-
-
-def decode_chunk(obj: Any) -> ChatDelta:
-    """Decode one ``data:`` payload of a chat-completions stream into a :class:`ChatDelta`.
-
-    Runs once per chunk, so it only allocates what the chunk actually carries.
-    """
-    if type(obj) is not dict:
-        raise WireFormatError(
-            f"Expected a chat completion chunk JSON object, got {type(obj).__name__}: "
-            f"{describe(obj)}"
-        )
-    get = obj.get
-    delta = ChatDelta(
-        id=get("id"),
-        model=get("model"),
-        provider=get("provider"),
-        system_fingerprint=get("system_fingerprint"),
-    )
-    usage = get("usage")
-    if usage:
-        delta.usage = decode_usage(usage)
-    choices = get("choices")
-    if not choices:
-        return delta
-    choice = choices[0]
-    if type(choice) is not dict:
-        return delta
-    d = choice.get("delta")
-    if type(d) is not dict:
-        d = choice.get("message")  # some servers send a full message on the last chunk
-        if type(d) is not dict:
-            d = None
-    finish = choice.get("finish_reason")
-    if finish is not None:
-        delta.finish_reason = finish
-    if d is None:
-        return delta
-
-    content = d.get("content")
-    if content:
-        delta.text = content if type(content) is str else _content_text(content)
-    if "reasoning_content" in d or "reasoning" in d or "reasoning_details" in d:
-        r_text, r_details = _reasoning_fields(d)
-        delta.reasoning_text = r_text
-        delta.reasoning_details = r_details
-    raw_calls = d.get("tool_calls")
-    if raw_calls:
-        calls = delta.tool_calls
-        for pos, tc in enumerate(raw_calls):
-            if type(tc) is not dict:
-                continue
-            index = tc.get("index")
-            if type(index) is not int:
-                index = pos
-            fn = tc.get("function")
-            if type(fn) is dict:
-                name = fn.get("name")
-                args = fn.get("arguments")
-                if args is None:
-                    args = ""
-                elif type(args) is not str:
-                    args = dumps_compact(args)
-            else:
-                name = None
-                args = ""
-            calls.append(ToolCallDelta(index=index, id=tc.get("id"), name=name, arguments=args))
-    images = d.get("images")
-    if images:
-        delta.images = _images(images)
-    return delta

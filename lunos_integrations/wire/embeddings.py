@@ -2,16 +2,19 @@
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 from ..errors import LunosInputError, WireFormatError
-from ._common import describe, to_int
+from ._common import describe, want_count, want_dict, want_str, wrong_type
 from .types import EmbeddingRequest, EmbeddingResult, Usage
 
 __all__ = ["PATH", "decode_response", "encode_request"]
 
 #: Route path, relative to the ``/v1`` base URL.
 PATH = "/embeddings"
+
+_REPLY = "Embeddings response"
 
 
 def encode_request(req: EmbeddingRequest) -> dict[str, Any]:
@@ -62,19 +65,35 @@ def decode_response(body: Any) -> EmbeddingResult:
             raise WireFormatError(
                 f"Embeddings data[{pos}].embedding is not a list of numbers: {describe(vector, 80)}"
             )
-        index = to_int(item.get("index"))
-        rows.append((pos if index is None else index, [float(x) for x in vector]))
+        floats = _floats(vector)
+        if floats is None:
+            raise WireFormatError(
+                f"Embeddings data[{pos}].embedding holds a number that is not finite or does "
+                "not fit a float."
+            )
+        index = item.get("index")
+        if index is not None and (type(index) is not int or index < 0):
+            raise wrong_type(f"{_REPLY} data[{pos}].index", "a non-negative integer", index)
+        rows.append((pos if index is None else index, floats))
     rows.sort(key=lambda r: r[0])
 
     usage = None
-    raw_usage = body.get("usage")
-    if isinstance(raw_usage, dict):
-        prompt = to_int(raw_usage.get("prompt_tokens")) or 0
-        total = to_int(raw_usage.get("total_tokens"))
+    raw_usage = want_dict(body.get("usage"), f"{_REPLY} usage")
+    if raw_usage:
+        prompt = want_count(raw_usage.get("prompt_tokens"), f"{_REPLY} usage.prompt_tokens") or 0
+        total = want_count(raw_usage.get("total_tokens"), f"{_REPLY} usage.total_tokens")
         usage = Usage(input_tokens=prompt, total_tokens=prompt if total is None else total)
-    model = body.get("model")
     return EmbeddingResult(
         vectors=[v for _, v in rows],
-        model=model if isinstance(model, str) else None,
+        model=want_str(body.get("model"), f"{_REPLY} model"),
         usage=usage,
     )
+
+
+def _floats(vector: list[Any]) -> list[float] | None:
+    """The vector as floats, or ``None`` when a value overflows or is NaN / infinite."""
+    try:
+        out = [float(x) for x in vector]
+    except OverflowError:  # an integer too large for a float
+        return None
+    return out if all(math.isfinite(x) for x in out) else None

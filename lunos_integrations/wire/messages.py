@@ -1,6 +1,8 @@
 """Codec for ``POST /messages`` (the Anthropic Messages API served by Lunos).
 
-Pure functions plus one small stateful stream decoder; no I/O. The request shape follows
+Pure functions plus one small stateful stream decoder; no I/O. The decoders
+(``decode_response``, ``MessagesStreamDecoder``, ``decode_usage``, ``normalize_stop_reason``)
+live in :mod:`._messages_decode` and are re-exported here. The request shape follows
 the published ``CreateMessageParams`` schema (a copy is in tests/data/schemas/),
 whose top level rejects unknown keys, so only fields that schema knows are sent, plus
 the Lunos extras ``fallback_model`` / ``observability`` when the caller sets them.
@@ -27,30 +29,27 @@ Decisions where the neutral request has no direct Anthropic equivalent:
 
 from __future__ import annotations
 
-import json
 import re
 from typing import Any
 
-from ..errors import LunosInputError, WireFormatError
-from ._common import describe, file_source, image_source, to_float, to_int
-from .tool_args import parse_tool_arguments
+from ..errors import LunosInputError
+from ._common import file_source, image_source, to_int
+from ._messages_decode import (
+    MessagesStreamDecoder,
+    decode_response,
+    decode_usage,
+    normalize_stop_reason,
+)
 from .types import (
     AudioPart,
-    ChatDelta,
     ChatRequest,
-    ChatResult,
     ContentPart,
     FilePart,
     ImagePart,
-    InvalidToolCall,
     Message,
     NamedToolChoice,
-    ReasoningPart,
     TextPart,
-    ToolCall,
-    ToolCallDelta,
     ToolSpec,
-    Usage,
 )
 
 __all__ = [
@@ -77,20 +76,7 @@ EFFORT_LEVELS = frozenset(("low", "medium", "high", "xhigh", "max"))
 
 _IMAGE_MIMES = frozenset(("image/jpeg", "image/png", "image/gif", "image/webp"))
 _ID_BAD = re.compile(r"[^A-Za-z0-9_-]")
-_STOP_REASONS = {
-    "end_turn": "stop",
-    "stop_sequence": "stop",
-    "max_tokens": "length",
-    "tool_use": "tool_calls",
-}
 _ROLES = frozenset(("system", "user", "assistant", "tool"))
-
-
-def normalize_stop_reason(reason: Any) -> str | None:
-    """Anthropic ``stop_reason`` → the OpenAI ``finish_reason`` vocabulary (others kept)."""
-    if not isinstance(reason, str):
-        return None
-    return _STOP_REASONS.get(reason, reason)
 
 
 # ============================================================================ encoding
@@ -446,227 +432,3 @@ def _encode_tool_choice(
     if parallel is False:
         out["disable_parallel_tool_use"] = True
     return out
-
-
-# ============================================================================ decoding
-
-
-def decode_usage(obj: Any) -> Usage | None:
-    """Neutral usage from an Anthropic ``usage`` object; input tokens include the cache."""
-    if not isinstance(obj, dict) or not obj:
-        return None
-    base = to_int(obj.get("input_tokens")) or 0
-    cache_read = to_int(obj.get("cache_read_input_tokens")) or 0
-    cache_creation = to_int(obj.get("cache_creation_input_tokens")) or 0
-    output = to_int(obj.get("output_tokens")) or 0
-    total_in = base + cache_read + cache_creation
-    return Usage(
-        input_tokens=total_in,
-        output_tokens=output,
-        total_tokens=total_in + output,
-        cache_read_tokens=cache_read,
-        cache_creation_tokens=cache_creation,
-        cost=to_float(obj.get("cost")),
-    )
-
-
-def decode_response(body: Any) -> ChatResult:
-    """Decode a non-streamed Messages API reply (``raw=body`` keeps ``stop_reason`` etc.)."""
-    if not isinstance(body, dict):
-        raise WireFormatError(
-            f"Expected a Messages API JSON object, got {type(body).__name__}: {describe(body)}"
-        )
-    if body.get("type") == "error":
-        err = body.get("error")
-        detail = err.get("message") if isinstance(err, dict) else err
-        raise WireFormatError(f"Messages API returned an error object: {detail}")
-    content = body.get("content")
-    if not isinstance(content, list):
-        raise WireFormatError(
-            f"Messages API response has no 'content' list. Body: {describe(body)}"
-        )
-
-    texts: list[str] = []
-    reasoning: list[ReasoningPart] = []
-    tool_calls: list[ToolCall] = []
-    invalid: list[InvalidToolCall] = []
-    for block in content:
-        if not isinstance(block, dict):
-            continue
-        kind = block.get("type")
-        if kind == "text":
-            t = block.get("text")
-            if isinstance(t, str):
-                texts.append(t)
-        elif kind == "thinking":
-            reasoning.append(
-                ReasoningPart(
-                    text=block.get("thinking") or "", signature=block.get("signature") or None
-                )
-            )
-        elif kind == "redacted_thinking":
-            reasoning.append(ReasoningPart(redacted_data=block.get("data") or ""))
-        elif kind == "tool_use":
-            parsed = parse_tool_arguments(block.get("id"), block.get("name"), block.get("input"))
-            if isinstance(parsed, ToolCall):
-                tool_calls.append(parsed)
-            else:
-                invalid.append(parsed)
-
-    return ChatResult(
-        text="".join(texts),
-        tool_calls=tool_calls,
-        invalid_tool_calls=invalid,
-        reasoning=reasoning,
-        finish_reason=normalize_stop_reason(body.get("stop_reason")),
-        usage=decode_usage(body.get("usage")),
-        id=body.get("id") if isinstance(body.get("id"), str) else None,
-        model=body.get("model") if isinstance(body.get("model"), str) else None,
-        provider=body.get("provider") if isinstance(body.get("provider"), str) else None,
-        raw=body,
-    )
-
-
-class MessagesStreamDecoder:
-    """Turns the Anthropic SSE event sequence into neutral :class:`ChatDelta` objects.
-
-    One instance per stream. :meth:`feed` returns ``None`` for events that carry nothing
-    (ping, block stops, ``message_stop``, unknown or ``error`` events; the transport raises
-    errors itself). Usage is emitted exactly once, on ``message_delta``, combining the
-    input counts from ``message_start`` with the output count (a stream that never sends
-    ``message_delta`` gets it on ``message_stop`` instead).
-    """
-
-    __slots__ = ("_blocks", "_finished", "_start_usage", "_tool_count", "_usage_sent")
-
-    def __init__(self) -> None:
-        self._start_usage: dict[str, Any] = {}
-        self._blocks: dict[int, int] = {}  # content block index -> tool ordinal
-        self._tool_count = 0
-        self._usage_sent = False
-        self._finished = False
-
-    @property
-    def finished(self) -> bool:
-        """True once ``message_stop`` has been seen."""
-        return self._finished
-
-    def feed(self, event: str | None, data: Any) -> ChatDelta | None:
-        """Decode one SSE event (``event:`` name, parsed ``data:`` JSON or its text)."""
-        if isinstance(data, (str, bytes)):
-            try:
-                data = json.loads(data)
-            except ValueError as exc:
-                raise WireFormatError(
-                    f"Messages stream event {event!r} has invalid JSON data: {describe(data)}"
-                ) from exc
-        if not isinstance(data, dict):
-            if event in ("ping", "message_stop", "content_block_stop", "error"):
-                if event == "message_stop":
-                    return self._stop()
-                return None
-            raise WireFormatError(
-                f"Messages stream event {event!r} carries no JSON object: {describe(data)}"
-            )
-        kind = event or data.get("type")
-
-        if kind == "content_block_delta":
-            return self._block_delta(data)
-        if kind == "content_block_start":
-            return self._block_start(data)
-        if kind == "message_start":
-            msg = data.get("message")
-            if not isinstance(msg, dict):
-                msg = {}
-            usage = msg.get("usage")
-            if isinstance(usage, dict):
-                self._start_usage = usage
-            return ChatDelta(
-                id=msg.get("id") if isinstance(msg.get("id"), str) else None,
-                model=msg.get("model") if isinstance(msg.get("model"), str) else None,
-            )
-        if kind == "message_delta":
-            d = data.get("delta")
-            out = ChatDelta()
-            if isinstance(d, dict):
-                out.finish_reason = normalize_stop_reason(d.get("stop_reason"))
-            if not self._usage_sent:
-                out.usage = self._combined_usage(data.get("usage"))
-                self._usage_sent = True
-            return out
-        if kind == "message_stop":
-            return self._stop()
-        return None  # ping, content_block_stop, error, unknown
-
-    def _stop(self) -> ChatDelta | None:
-        self._finished = True
-        if not self._usage_sent and self._start_usage:
-            self._usage_sent = True
-            return ChatDelta(usage=self._combined_usage(None))
-        return None
-
-    def _combined_usage(self, final: Any) -> Usage | None:
-        merged = dict(self._start_usage)
-        if isinstance(final, dict):
-            for key, value in final.items():
-                if value is not None:
-                    merged[key] = value
-        return decode_usage(merged)
-
-    def _block_start(self, data: dict[str, Any]) -> ChatDelta | None:
-        block = data.get("content_block")
-        if not isinstance(block, dict):
-            return None
-        kind = block.get("type")
-        if kind == "text":
-            text = block.get("text")
-            return ChatDelta(text=text) if text else None
-        if kind == "thinking":
-            thinking = block.get("thinking")
-            signature = block.get("signature")
-            if thinking or signature:
-                return ChatDelta(
-                    reasoning_text=thinking or "", reasoning_signature=signature or None
-                )
-            return None
-        if kind == "redacted_thinking":
-            return ChatDelta(redacted_reasoning=block.get("data") or "")
-        if kind == "tool_use":
-            ordinal = self._tool_count
-            self._tool_count += 1
-            index = data.get("index")
-            if isinstance(index, int):
-                self._blocks[index] = ordinal
-            initial = block.get("input")
-            args = json.dumps(initial, ensure_ascii=False) if initial else ""
-            return ChatDelta(
-                tool_calls=[
-                    ToolCallDelta(
-                        index=ordinal, id=block.get("id"), name=block.get("name"), arguments=args
-                    )
-                ]
-            )
-        return None
-
-    def _block_delta(self, data: dict[str, Any]) -> ChatDelta | None:
-        d = data.get("delta")
-        if not isinstance(d, dict):
-            return None
-        kind = d.get("type")
-        if kind == "text_delta":
-            text = d.get("text")
-            return ChatDelta(text=text) if text else None
-        if kind == "input_json_delta":
-            partial = d.get("partial_json")
-            index = data.get("index")
-            ordinal = self._blocks.get(index) if isinstance(index, int) else None
-            if ordinal is None:
-                ordinal = max(self._tool_count - 1, 0)
-            return ChatDelta(tool_calls=[ToolCallDelta(index=ordinal, arguments=partial or "")])
-        if kind == "thinking_delta":
-            thinking = d.get("thinking")
-            return ChatDelta(reasoning_text=thinking) if thinking else None
-        if kind == "signature_delta":
-            signature = d.get("signature")
-            return ChatDelta(reasoning_signature=signature) if signature else None
-        return None  # citations_delta and future delta types

@@ -39,6 +39,13 @@ def parse_tool_arguments(
         else:
             try:
                 arguments = json.loads(raw)
+            except RecursionError:
+                return InvalidToolCall(
+                    id=call_id,
+                    name=name,
+                    raw_arguments=raw,
+                    error=f"Tool call arguments for {name!r} are nested too deeply to decode.",
+                )
             except json.JSONDecodeError as exc:
                 return InvalidToolCall(
                     id=call_id,
@@ -52,10 +59,7 @@ def parse_tool_arguments(
             if arguments is None:
                 arguments = {}
     else:
-        try:
-            raw_text = json.dumps(raw, ensure_ascii=False)
-        except (TypeError, ValueError):
-            raw_text = repr(raw)
+        raw_text = _dumps(raw)
         arguments = raw
 
     if not isinstance(arguments, dict):
@@ -72,10 +76,18 @@ def parse_tool_arguments(
         return InvalidToolCall(
             id=call_id,
             name=name,
-            raw_arguments=raw_text if raw_text is not None else json.dumps(arguments),
+            raw_arguments=raw_text if raw_text is not None else _dumps(arguments),
             error="Tool call has no function name.",
         )
     return ToolCall(id=call_id or "", name=name, arguments=arguments)
+
+
+def _dumps(value: Any) -> str:
+    """JSON text of already-decoded arguments, for error reports (never raises)."""
+    try:
+        return json.dumps(value, ensure_ascii=False)
+    except (TypeError, ValueError, RecursionError):
+        return f"<{type(value).__name__} that cannot be shown as JSON>"
 
 
 def _json_type(value: Any) -> str:
