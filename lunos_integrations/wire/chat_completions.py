@@ -138,7 +138,11 @@ def _encode_message(msg: Message, i: int) -> dict[str, Any]:
     if role == "assistant":
         text = _assistant_text(msg.content, param)
         if msg.tool_calls:
-            out["content"] = text if text else None
+            # A turn that only calls tools omits ``content``: the schema makes it optional
+            # when ``tool_calls`` is present, and servers with strict request models
+            # (llama-cpp-python's) reject ``content: null`` with a validation error.
+            if text:
+                out["content"] = text
             out["tool_calls"] = [_encode_tool_call(tc) for tc in msg.tool_calls]
         else:
             out["content"] = text

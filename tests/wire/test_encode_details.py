@@ -60,6 +60,32 @@ def test_chat_arguments_are_compact_and_keep_unicode() -> None:
     )
 
 
+def test_chat_tool_only_assistant_turn_omits_content() -> None:
+    call = ToolCall(id="c1", name="f", arguments={})
+    tool_turn = Message("tool", "ok", tool_call_id="c1")
+
+    def assistant_turn(content: object) -> dict[str, object]:
+        msg = Message("assistant", content, tool_calls=[call])  # type: ignore[arg-type]
+        req = ChatRequest(model="m", messages=[Message("user", "hi"), msg, tool_turn])
+        body = chat_completions.encode_request(req)
+        assert_schema_valid("chat_completions", body)
+        turn: dict[str, object] = body["messages"][1]
+        return turn
+
+    # Empty string and empty part list: no content key at all (never null).
+    for empty in ("", []):
+        turn = assistant_turn(empty)
+        assert "content" not in turn
+        assert turn["tool_calls"] == [
+            {"id": "c1", "type": "function", "function": {"name": "f", "arguments": "{}"}}
+        ]
+    # Text beside the calls is kept as a string.
+    assert assistant_turn("Let me check.")["content"] == "Let me check."
+    # Without tool calls an empty assistant turn still carries a (string) content.
+    req = ChatRequest(model="m", messages=[Message("user", "hi"), Message("assistant", "")])
+    assert chat_completions.encode_request(req)["messages"][1]["content"] == ""
+
+
 def test_messages_reasoning_dict_maps_to_thinking_and_effort() -> None:
     body = messages.encode_request(_req(reasoning={"max_tokens": 2048, "effort": "low"}))
     assert body["thinking"] == {"type": "enabled", "budget_tokens": 2048}
