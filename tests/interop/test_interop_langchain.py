@@ -30,15 +30,17 @@ ASYNC = pytest.mark.parametrize("is_async", [False, True], ids=["sync", "async"]
 
 
 def _chat(target: Target, model: str | None = None, **kwargs: Any) -> ChatLunos:
-    options: dict[str, Any] = {"max_tokens": 12, "temperature": 0, "max_retries": 0}
+    options: dict[str, Any] = {
+        "model": model or target.chat_model,
+        "api": target.api,
+        "api_key": target.api_key,
+        "base_url": target.base_url,
+        "max_tokens": 12,
+        "temperature": 0,
+        "max_retries": 0,
+    }
     options.update(kwargs)
-    return ChatLunos(
-        model=model or target.chat_model,
-        api=target.api,  # type: ignore[arg-type]
-        api_key=target.api_key,
-        base_url=target.base_url,
-        **options,
-    )
+    return ChatLunos(**options)
 
 
 async def _invoke(runnable: Any, arg: Any, is_async: bool) -> Any:
