@@ -127,6 +127,7 @@ async def test_wrong_key(target: Target, is_async: bool) -> None:
     with pytest.raises(error) as info:
         await _invoke(model, PROMPT, is_async)
     assert phrase in str(info.value)
+    assert "not JSON" not in str(info.value)  # the server's own words, from its envelope
     assert "sk-not-the-right-key" not in str(info.value)
 
 

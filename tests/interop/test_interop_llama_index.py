@@ -155,6 +155,7 @@ async def test_wrong_key(target: Target, is_async: bool) -> None:
         else:
             llm.chat([_user(PROMPT)])
     assert phrase in str(info.value)
+    assert "not JSON" not in str(info.value)  # the server's own words, from its envelope
     assert "sk-not-the-right-key" not in str(info.value)
 
 
