@@ -339,7 +339,8 @@ def describe_error_body(body: Any) -> tuple[str | None, str | None, str | None, 
 
     Known shapes: ``{"error": {"message", "code", "type", "param"}}`` (OpenAI / Lunos),
     ``{"success": false, "message": ..., "error": "CODE"}`` (Lunos account routes),
-    ``{"type": "error", "error": {"type", "message"}}`` (Anthropic), ``{"message": ...}``.
+    ``{"type": "error", "error": {"type", "message"}}`` (Anthropic), ``{"message": ...}``,
+    ``{"detail": ...}`` (FastAPI-based servers).
     """
     if not isinstance(body, dict):
         return None, None, None, None
@@ -365,6 +366,11 @@ def describe_error_body(body: Any) -> tuple[str | None, str | None, str | None, 
             message = m
         elif isinstance(err, str):
             message = err
+    if message is None and "detail" in body:
+        # FastAPI / Starlette servers (llama-cpp-python's, many self-hosted gateways):
+        # {"detail": "..."} or {"detail": [validation errors]}.
+        detail = body["detail"]
+        message = detail if isinstance(detail, str) else _excerpt(json.dumps(detail))
     if etype is None and isinstance(body.get("type"), str) and body.get("type") != "error":
         etype = body["type"]
     return message, code, etype, param

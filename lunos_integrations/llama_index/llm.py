@@ -449,6 +449,10 @@ class LunosLLM(FunctionCallingLLM):
         specs = to_tool_specs(tools, strict if strict is not None else self.strict)
         if specs:
             out["tools"] = specs
+            if tool_choice is None and tool_required and len(specs) == 1:
+                # "Required" with one tool is that tool: name it, because some servers
+                # (llama-cpp-python's chatml-function-calling) honour only a named choice.
+                tool_choice = specs[0].name
             choice = resolve_tool_choice(tool_choice, tool_required)
             if choice is not None:
                 out["tool_choice"] = choice

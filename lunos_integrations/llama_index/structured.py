@@ -3,8 +3,9 @@
 Why two paths: ``response_format`` json_schema is the most faithful (the model writes the
 object itself), but Lunos rejects it for models whose catalog entry does not list
 ``response_format``. For those, LlamaIndex's function-calling program is used with the tool
-*forced* (``tool_choice="required"``), also when streaming, where LlamaIndex itself would
-leave the choice to the model.
+*forced* by naming its one tool, also when streaming, where LlamaIndex itself would leave
+the choice to the model (named rather than ``"required"``: llama-cpp-python's server, for
+one, honours only a named choice).
 
 LlamaIndex's own OpenAI class relies on the ``openai`` SDK to build the schema; here it is
 pydantic's ``model_json_schema()``, named after the class.
@@ -181,8 +182,11 @@ async def astream_json(
 def _forced_program(llm: LunosLLM, output_cls: type[BaseModel], prompt: BasePromptTemplate) -> Any:
     from llama_index.core.program.function_program import FunctionCallingProgram
 
+    # Named, not "required": LlamaIndex's stream_call drops tool_required, and some servers
+    # honour only a named choice. The tool is named after the schema title (get_function_tool).
+    name = str(output_cls.model_json_schema().get("title") or output_cls.__name__)
     return FunctionCallingProgram.from_defaults(
-        output_cls=output_cls, llm=llm, prompt=prompt, tool_choice="required"
+        output_cls=output_cls, llm=llm, prompt=prompt, tool_choice=name
     )
 
 

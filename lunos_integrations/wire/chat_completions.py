@@ -136,11 +136,11 @@ def _encode_message(msg: Message, i: int) -> dict[str, Any]:
     if role == "assistant":
         text = _assistant_text(msg.content, param)
         if msg.tool_calls:
-            # A turn that only calls tools omits ``content``: the schema makes it optional
-            # when ``tool_calls`` is present, and servers with strict request models
-            # (llama-cpp-python's) reject ``content: null`` with a validation error.
-            if text:
-                out["content"] = text
+            # A turn that only calls tools sends ``content: ""``, never null and never absent:
+            # llama-cpp-python's server rejects null (its request model types content as a
+            # string) and its chatml-function-calling template fails on a missing key; an
+            # empty string is valid for the OpenAI schema and accepted by both.
+            out["content"] = text
             out["tool_calls"] = [_encode_tool_call(tc) for tc in msg.tool_calls]
         else:
             out["content"] = text

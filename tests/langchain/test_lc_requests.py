@@ -233,8 +233,9 @@ def test_tool_round_trip_chat_route() -> None:
         {"role": "system", "content": "sys"},
         {"role": "user", "content": "weather in Paris?", "name": "alice"},
         {
-            # No "content" key at all: a tool-only turn omits it (strict servers reject null).
+            # content "": llama-cpp-python's server rejects null and fails on a missing key.
             "role": "assistant",
+            "content": "",
             "tool_calls": [
                 {
                     "id": "call_1",

@@ -60,10 +60,11 @@ def _check_body(body: dict[str, Any], path: str, api: str) -> None:
         assert "response_format" not in body
         names = [t.get("name") or t["function"]["name"] for t in body["tools"]]
         assert names == ["City"]
+        # Forced by name (llama-cpp-python's server honours no "required").
         assert body["tool_choice"] in (
-            "required",
-            {"type": "any"},
-            {"type": "any", "disable_parallel_tool_use": True},
+            {"type": "function", "function": {"name": "City"}},
+            {"type": "tool", "name": "City"},
+            {"type": "tool", "name": "City", "disable_parallel_tool_use": True},
         )
 
 

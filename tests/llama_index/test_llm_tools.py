@@ -151,8 +151,8 @@ def test_tool_result_round_trip(route_llm: LunosLLM, bodies: Bodies) -> None:
     sent = bodies()[-1]["messages"]
     if route_llm.api == "chat_completions":
         assert sent[1]["tool_calls"][0]["id"] == selection.tool_id
-        # A tool-only assistant turn omits content (strict servers reject content: null).
-        assert "content" not in sent[1]
+        # A tool-only assistant turn sends content "" (never null, never absent).
+        assert sent[1]["content"] == ""
         assert sent[2] == {
             "role": "tool",
             "tool_call_id": selection.tool_id,

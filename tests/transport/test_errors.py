@@ -54,6 +54,17 @@ def test_anthropic_envelope() -> None:
     assert err.type == "overloaded_error" and err.message == "Overloaded"
 
 
+def test_fastapi_detail_envelope() -> None:
+    # llama-cpp-python's server (FastAPI) answers a wrong key with {"detail": "Invalid API key"}.
+    err = make(401, {"detail": "Invalid API key"})
+    assert isinstance(err, E.AuthenticationError)
+    assert err.message == "Invalid API key"
+    assert "not JSON" not in str(err)
+    listed = make(422, {"detail": [{"loc": ["body", "model"], "msg": "Field required"}]})
+    assert isinstance(listed, E.UnprocessableEntityError)
+    assert "Field required" in listed.message and "not JSON" not in str(listed)
+
+
 def test_html_body_gives_status_and_short_excerpt() -> None:
     page = b"<html><body>" + b"Bad gateway " * 100 + b"</body></html>"
     err = make(502, page, {"content-type": "text/html"})

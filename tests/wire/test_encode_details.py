@@ -60,7 +60,7 @@ def test_chat_arguments_are_compact_and_keep_unicode() -> None:
     )
 
 
-def test_chat_tool_only_assistant_turn_omits_content() -> None:
+def test_chat_tool_only_assistant_turn_sends_empty_content() -> None:
     call = ToolCall(id="c1", name="f", arguments={})
     tool_turn = Message("tool", "ok", tool_call_id="c1")
 
@@ -72,10 +72,11 @@ def test_chat_tool_only_assistant_turn_omits_content() -> None:
         turn: dict[str, object] = body["messages"][1]
         return turn
 
-    # Empty string and empty part list: no content key at all (never null).
+    # Empty string and empty part list: content "" (never null, never absent; see the
+    # encoder for the servers that need exactly this).
     for empty in ("", []):
         turn = assistant_turn(empty)
-        assert "content" not in turn
+        assert turn["content"] == ""
         assert turn["tool_calls"] == [
             {"id": "c1", "type": "function", "function": {"name": "f", "arguments": "{}"}}
         ]
