@@ -19,7 +19,15 @@ from pydantic import SecretStr
 from .errors import LunosConfigError
 
 DEFAULT_BASE_URL = "https://api.lunos.tech/v1"
-DEFAULT_TIMEOUT = 60.0
+#: Seconds. Bounds each attempt as a whole (and the silence between two stream events that
+#: carry progress). Long, as openai-python's: a reasoning model may think for minutes before
+#: the first byte of a non-streamed answer.
+DEFAULT_TIMEOUT = 600.0
+#: Decompressed bytes one response (or one whole stream) may hold. The largest legitimate
+#: reply is a full embeddings batch: 2,048 inputs x 3,072 floats = 6,291,456 numbers, each at
+#: most ~30 bytes as JSON (a 17-digit float, sign, comma, newline and indentation when the
+#: body is pretty-printed) = ~189 MB; 256 MiB leaves room above that.
+DEFAULT_MAX_RESPONSE_BYTES = 256 * 1024 * 1024
 DEFAULT_MAX_RETRIES = 2
 #: Never wait longer than this between two attempts, whatever Retry-After says.
 DEFAULT_MAX_RETRY_WAIT = 30.0
@@ -60,6 +68,8 @@ class LunosConfig:
     #: Upper bound of open connections per pool (the OpenAI SDK uses the same default); at
     #: most 100 idle ones are kept alive.
     max_connections: int = DEFAULT_MAX_CONNECTIONS
+    #: Refuse a response (JSON body or whole stream) larger than this once decompressed.
+    max_response_bytes: int = DEFAULT_MAX_RESPONSE_BYTES
 
     def __hash__(self) -> int:
         return hash(
@@ -75,6 +85,7 @@ class LunosConfig:
                 self.proxy,
                 self.stream_idle_timeout,
                 self.max_connections,
+                self.max_response_bytes,
             )
         )
 
@@ -144,6 +155,7 @@ def resolve_config(
     max_retry_wait: float | None = None,
     retry_backoff: float | None = None,
     max_connections: int | None = None,
+    max_response_bytes: int | None = None,
 ) -> LunosConfig:
     """Build a :class:`LunosConfig` from arguments, falling back to environment variables."""
     retries = DEFAULT_MAX_RETRIES if max_retries is None else max_retries
@@ -155,6 +167,14 @@ def resolve_config(
         or max_connections < 1
     ):
         raise LunosConfigError(f"max_connections must be an integer >= 1, got {max_connections!r}")
+    if max_response_bytes is not None and (
+        isinstance(max_response_bytes, bool)
+        or not isinstance(max_response_bytes, int)
+        or max_response_bytes < 1
+    ):
+        raise LunosConfigError(
+            f"max_response_bytes must be an integer >= 1, got {max_response_bytes!r}"
+        )
     if stream_idle_timeout is not None and stream_idle_timeout <= 0:
         raise LunosConfigError(
             f"stream_idle_timeout must be a positive number of seconds, got {stream_idle_timeout!r}"
@@ -179,4 +199,7 @@ def resolve_config(
         proxy=proxy,
         stream_idle_timeout=stream_idle_timeout,
         max_connections=DEFAULT_MAX_CONNECTIONS if max_connections is None else max_connections,
+        max_response_bytes=(
+            DEFAULT_MAX_RESPONSE_BYTES if max_response_bytes is None else max_response_bytes
+        ),
     )

@@ -79,6 +79,25 @@ class APIResponseValidationError(LunosError):
         self.request_id = request_id
 
 
+class ResponseTooLargeError(APIResponseValidationError):
+    """A response (or one line of a stream) grew past ``max_response_bytes``.
+
+    Counted on decompressed bytes while reading, so a compression bomb is refused once the
+    limit is reached; ``limit`` is the limit in force, which can be raised per client.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        limit: int,
+        status_code: int = 200,
+        request_id: str | None = None,
+    ) -> None:
+        super().__init__(message, status_code=status_code, request_id=request_id)
+        self.limit = limit
+
+
 class WireFormatError(LunosError, ValueError):
     """A response or stream event does not have the shape its route promises.
 
@@ -286,7 +305,7 @@ def error_from_response(
     if text.strip():
         try:
             body = json.loads(text)
-        except ValueError:
+        except (ValueError, RecursionError):  # RecursionError: JSON nested too deep
             body = None
     message, code, etype, param = describe_error_body(body)
     if message is None:
