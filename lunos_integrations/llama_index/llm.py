@@ -140,6 +140,11 @@ class LunosLLM(FunctionCallingLLM):
     max_connections: int | None = Field(
         default=None, description="Cap on open connections in the shared pool (default 1000)."
     )
+    max_response_bytes: int | None = Field(
+        default=None,
+        description="Refuse a reply (or whole stream) larger than this once decompressed "
+        "(default 256 MiB).",
+    )
     gate_parameters: bool = Field(
         default=True,
         description="Drop optional parameters the catalog says the model does not support "
