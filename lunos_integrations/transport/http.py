@@ -175,6 +175,8 @@ class _StreamState:
             self.progress = chat_progress(obj)
             return self._event(ev.event, obj)
         name = ev.event or (obj.get("type") if type(obj) is dict else None)
+        if type(name) is not str:  # e.g. {"type": []}: not an event name at all
+            name = None
         if name == "error":
             raise error_from_stream_event(obj, request_id=self.request_id)
         if name == "ping":
