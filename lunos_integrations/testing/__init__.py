@@ -22,6 +22,8 @@ Pieces (each module's docstring documents its part):
   :class:`RawReply`, :class:`StreamReply`, :class:`Disconnect`, :class:`Delay`,
   :class:`StreamFault`.
 * :mod:`.catalog` — the models served at ``/v1/models``.
+* :mod:`.hostile` — :class:`HostileServer`, a raw-socket server that misbehaves on purpose
+  (trickled headers and bodies, keep-alive floods, compression bombs, deep nesting, ...).
 * :mod:`.pytest_plugin` — fixtures ``lunos_server``, ``lunos_server_session``,
   ``lunos_base_url``, ``lunos_api_key`` (auto-registered when the package is installed).
 * ``python -m lunos_integrations.testing`` — run the server from a shell.
@@ -38,6 +40,7 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from .catalog import DEFAULT_MODELS, default_models
     from .fake_model import count_tokens
+    from .hostile import HostileServer
     from .scripting import (
         Action,
         Delay,
@@ -53,6 +56,7 @@ if TYPE_CHECKING:
 
 _EXPORTS = {
     "LocalLunosServer": "server",
+    "HostileServer": "hostile",
     "RecordedRequest": "server",
     "Action": "scripting",
     "Delay": "scripting",
@@ -74,6 +78,7 @@ __all__ = [
     "Delay",
     "Disconnect",
     "ErrorReply",
+    "HostileServer",
     "JSONReply",
     "LocalLunosServer",
     "RawReply",
