@@ -29,6 +29,7 @@ from ..errors import (
     APIStatusError,
     APITimeoutError,
     LunosError,
+    ResponseTooLargeError,
     StreamIdleTimeoutError,
     StreamTruncatedError,
     WireFormatError,
@@ -203,7 +204,13 @@ class _StreamState:
     def invalid(self, exc: WireFormatError) -> APIResponseValidationError:
         """The typed error for bytes the SSE parser refused (bad UTF-8, a line too long)."""
         if isinstance(exc, SSELineTooLongError):
-            return bodies.too_large(self.route, exc.limit, exc.limit + 1)
+            return ResponseTooLargeError(
+                f"The Lunos stream from {self.route} was refused: {exc} (a quarter of "
+                "max_response_bytes). Raise max_response_bytes (client argument or LunosConfig "
+                "field) if events this large are expected.",
+                limit=exc.limit,
+                request_id=self.request_id,
+            )
         return APIResponseValidationError(
             f"The Lunos stream from {self.route} is broken: {exc}.",
             status_code=200,
@@ -275,6 +282,9 @@ class Transport:
             else self._attempt_seconds
         )
         self._limit = config.max_response_bytes
+        #: One stream line is held whole until its newline: a quarter of the response limit
+        #: keeps an endless line from costing the whole limit (64 MiB by default).
+        self._line_limit = max(1, self._limit // 4)
 
     def _budget(self) -> Budget:
         return Budget(self._attempt_seconds, f"timeout={self._attempt_seconds} s")
@@ -581,7 +591,7 @@ class Transport:
         budget = self._budget()
         response = self._send_sync("POST", path, body, None, headers, True, budget)
         state = _StreamState(kind, request_id_of(response.headers), f"POST {path}")
-        parser = SSEParser(max_line=self._limit)
+        parser = SSEParser(max_line=self._line_limit)
         idle, limit = self._idle_seconds, self._limit
         # From the headers on, the budget is the progress clock: it restarts on each event
         # that moves the answer on, and each socket read waits at most what is left of it.
@@ -728,7 +738,7 @@ class Transport:
             release()
             raise
         state = _StreamState(kind, request_id_of(response.headers), f"POST {path}")
-        parser = SSEParser(max_line=self._limit)
+        parser = SSEParser(max_line=self._line_limit)
         idle, limit = self._idle_seconds, self._limit
         budget.start(idle, f"stream_idle_timeout={idle} s")  # now the progress clock
         deadline.attach(response, budget)

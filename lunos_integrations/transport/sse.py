@@ -101,8 +101,7 @@ class SSEParser:
     def _too_long(self, size: int) -> SSELineTooLongError:
         return SSELineTooLongError(
             f"an event-stream line reached {size:,} characters without a line break, more "
-            f"than the limit of {self._max_line:,} (max_response_bytes); raise "
-            "max_response_bytes if events this large are expected",
+            f"than the line limit of {self._max_line:,}",
             limit=self._max_line,
         )
 

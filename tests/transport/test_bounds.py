@@ -132,6 +132,14 @@ def test_a_stream_larger_than_the_limit_is_refused() -> None:
         list(t.stream("/chat/completions", {}, kind="chat"))
 
 
+def test_one_stream_line_may_hold_a_quarter_of_the_limit() -> None:
+    line = b"data: " + b"x" * 1500 + b"\n\n"
+    t = transport(answer(line, **{"content-type": "text/event-stream"}), max_response_bytes=4000)
+    with pytest.raises(ResponseTooLargeError, match="line limit of 1,000") as info:
+        list(t.stream("/chat/completions", {}, kind="chat"))
+    assert "Raise max_response_bytes" in str(info.value)
+
+
 class _SlowStream(httpx.SyncByteStream, httpx.AsyncByteStream):
     """A body that sends ``piece`` every ``every`` seconds, ``count`` times, then ``tail``."""
 

@@ -102,7 +102,7 @@ def test_many_cut_characters_in_a_row_decode_like_the_whole_stream() -> None:
 def test_a_line_longer_than_max_line_is_refused_with_the_limit_named() -> None:
     parser = SSEParser(max_line=100)
     parser.feed(b"data: " + b"x" * 60)
-    with pytest.raises(SSELineTooLongError, match="limit of 100") as info:
+    with pytest.raises(SSELineTooLongError, match="line limit of 100") as info:
         parser.feed(b"y" * 60)
     assert info.value.limit == 100
 
