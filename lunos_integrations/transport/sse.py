@@ -127,6 +127,10 @@ class SSEParser:
             return []
         lines = text.split("\n")
         tail = lines.pop()
+        if len(text) > self._max_line:  # rare: only then can a line inside it be too long
+            longest = max(map(len, lines), default=0)
+            if longest > self._max_line:
+                raise self._too_long(longest)
         if self._pieces:
             size = self._pieces_len + len(lines[0])
             if size > self._max_line:
