@@ -63,7 +63,9 @@ class LunosConfig:
     max_retry_wait: float = DEFAULT_MAX_RETRY_WAIT
     retry_backoff: float = DEFAULT_RETRY_BACKOFF
     proxy: str | None = None
-    #: Longest silence tolerated between two stream events (defaults to the read timeout).
+    #: Longest time a stream may go without a progress event (content, tool-call part,
+    #: reasoning, usage, finish); keep-alive comments and empty events do not count.
+    #: Defaults to the whole-attempt timeout (the largest value of ``timeout``).
     stream_idle_timeout: float | None = None
     #: Upper bound of open connections per pool (the OpenAI SDK uses the same default); at
     #: most 100 idle ones are kept alive.

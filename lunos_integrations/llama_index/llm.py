@@ -132,7 +132,11 @@ class LunosLLM(FunctionCallingLLM):
     is_function_calling_model: bool | None = Field(
         default=None, description="Override the catalog's tool support."
     )
-    timeout: float | None = Field(default=None, description="Request timeout in seconds.")
+    timeout: float | None = Field(
+        default=None,
+        description="Bound on each attempt as a whole, in seconds (default 600); for streams, "
+        "on the headers and on each wait for progress.",
+    )
     max_retries: int = Field(default=2, description="Retries in the transport (the only layer).")
     default_headers: dict[str, str] | None = Field(default=None)
     proxy: str | None = Field(default=None)
