@@ -63,6 +63,15 @@ class Budget:
         self.at = None if self.seconds is None else _monotonic() + self.seconds
         return self
 
+    def hold(self, since: float) -> None:
+        """Move the deadline on by the time since ``since`` (a monotonic reading).
+
+        A stream's idle clock measures the server, not the caller: while the caller works
+        on an event we yielded, no byte is read, so that time must not count.
+        """
+        if self.at is not None:
+            self.at += _monotonic() - since
+
     def left(self) -> float | None:
         return None if self.at is None else self.at - _monotonic()
 

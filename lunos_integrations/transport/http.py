@@ -131,6 +131,7 @@ def _connection_error(exc: httpx.TransportError, url: str) -> APIConnectionError
 
 
 _URL_CACHE_SIZE = 64
+_monotonic = time.monotonic
 
 
 class _StreamState:
@@ -606,16 +607,21 @@ class Transport:
                     seen += len(chunk)
                     if seen > limit:
                         raise bodies.too_large(state.route, limit, seen)
+                    moved = False
                     for ev in parser.feed(chunk):
                         out = state.decode(ev)
                         if out is not None:
-                            if state.progress:
-                                budget.start()
+                            moved = moved or state.progress
+                            held = _monotonic()
                             yield out
+                            budget.hold(held)  # the caller's time is not the server's
                         if state.finished:
                             bodies.drain(chunks, budget)
                             return
-                    if budget.expired():
+                    # One clock read per chunk: restart on progress, else check the deadline.
+                    if moved:
+                        budget.start()
+                    elif budget.expired():
                         raise state.idle(idle)
             except httpx.TransportError as exc:
                 raise state.broken(exc, idle) from exc
@@ -751,16 +757,21 @@ class Transport:
                     seen += len(chunk)
                     if seen > limit:
                         raise bodies.too_large(state.route, limit, seen)
+                    moved = False
                     for ev in parser.feed(chunk):
                         out = state.decode(ev)
                         if out is not None:
-                            if state.progress:
-                                budget.start()
+                            moved = moved or state.progress
+                            held = _monotonic()
                             yield out
+                            budget.hold(held)  # the caller's time is not the server's
                         if state.finished:
                             await bodies.adrain(chunks, budget)
                             return
-                    if budget.expired():
+                    # One clock read per chunk: restart on progress, else check the deadline.
+                    if moved:
+                        budget.start()
+                    elif budget.expired():
                         raise state.idle(idle)
             except httpx.TransportError as exc:
                 raise state.broken(exc, idle) from exc

@@ -249,3 +249,15 @@ def test_chat_progress(chunk: Any, progress: bool) -> None:
 )
 def test_messages_progress(name: str, obj: Any, progress: bool) -> None:
     assert messages_progress(name, obj) is progress
+
+
+@pytest.mark.timeout(20)
+def test_the_callers_own_time_does_not_count_against_the_idle_timeout() -> None:
+    role_only = b'data: {"choices":[{"delta":{"role":"assistant"}}]}\n\n'  # not progress
+    rest = b'data: {"choices":[{"delta":{"content":"a"},"finish_reason":"stop"}]}\n\n'
+    t = transport(slow(role_only, 0.0, 1, rest + b"data: [DONE]\n\n"), stream_idle_timeout=0.5)
+    seen = []
+    for event in t.stream("/chat/completions", {}, kind="chat"):
+        seen.append(event)
+        time.sleep(0.8)  # longer than the idle timeout, but spent by the caller
+    assert len(seen) == 2
