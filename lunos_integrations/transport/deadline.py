@@ -63,14 +63,24 @@ class Budget:
         self.at = None if self.seconds is None else _monotonic() + self.seconds
         return self
 
-    def hold(self, since: float) -> None:
-        """Move the deadline on by the time since ``since`` (a monotonic reading).
+    def tick(self, began: float, moved: bool) -> bool:
+        """End of one stream chunk, whose processing began at ``began``; ``True`` if late.
 
-        A stream's idle clock measures the server, not the caller: while the caller works
-        on an event we yielded, no byte is read, so that time must not count.
+        On progress the clock restarts. Otherwise the time spent since ``began`` (parsing,
+        and the caller working on the events we yielded) is added back: the idle clock
+        measures the server, and no byte is read meanwhile. Then the deadline is checked
+        (the socket-level bound covers the reads themselves; this covers clients whose
+        transports have no socket to bound).
         """
-        if self.at is not None:
-            self.at += _monotonic() - since
+        at = self.at
+        if at is None:
+            return False
+        now = _monotonic()
+        if moved:
+            self.at = now + self.seconds if self.seconds is not None else None
+            return False
+        self.at = at = at + (now - began)
+        return now >= at
 
     def left(self) -> float | None:
         return None if self.at is None else self.at - _monotonic()
@@ -130,8 +140,16 @@ def _install_sync(stream: Any) -> None:
     read, write = stream.read, stream.write
 
     def bounded_read(max_bytes: int, timeout: float | None = None) -> bytes:
+        # _capped() inlined: this runs once per socket read of every response.
+        budget = _CURRENT.get() or slot.budget
+        if budget is not None and budget.at is not None:
+            left = budget.at - _monotonic()
+            if left <= 0:
+                raise httpcore.ReadTimeout(budget.message())
+            if timeout is None or left < timeout:
+                timeout = left
         try:
-            return read(max_bytes, _capped(slot, timeout, httpcore.ReadTimeout))  # type: ignore[no-any-return]
+            return read(max_bytes, timeout)  # type: ignore[no-any-return]
         except httpcore.ReadTimeout as exc:
             raise _expired_error(slot, exc) from None
 
@@ -206,6 +224,11 @@ def chat_progress(obj: Any) -> bool:
     ``choices: []`` without usage, or a delta that only repeats the role, is a keep-alive
     in disguise and does not restart the stream's idle clock.
     """
+    try:  # the usual chunk, decided with three lookups
+        if obj["choices"][0]["delta"].get("content"):
+            return True
+    except (KeyError, IndexError, TypeError, AttributeError):
+        pass
     if type(obj) is not dict:
         return False
     if obj.get("usage"):

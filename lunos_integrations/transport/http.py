@@ -607,21 +607,16 @@ class Transport:
                     seen += len(chunk)
                     if seen > limit:
                         raise bodies.too_large(state.route, limit, seen)
-                    moved = False
+                    began, moved = _monotonic(), False
                     for ev in parser.feed(chunk):
                         out = state.decode(ev)
                         if out is not None:
                             moved = moved or state.progress
-                            held = _monotonic()
                             yield out
-                            budget.hold(held)  # the caller's time is not the server's
                         if state.finished:
                             bodies.drain(chunks, budget)
                             return
-                    # One clock read per chunk: restart on progress, else check the deadline.
-                    if moved:
-                        budget.start()
-                    elif budget.expired():
+                    if budget.tick(began, moved):  # restart on progress, else check
                         raise state.idle(idle)
             except httpx.TransportError as exc:
                 raise state.broken(exc, idle) from exc
@@ -757,21 +752,16 @@ class Transport:
                     seen += len(chunk)
                     if seen > limit:
                         raise bodies.too_large(state.route, limit, seen)
-                    moved = False
+                    began, moved = _monotonic(), False
                     for ev in parser.feed(chunk):
                         out = state.decode(ev)
                         if out is not None:
                             moved = moved or state.progress
-                            held = _monotonic()
                             yield out
-                            budget.hold(held)  # the caller's time is not the server's
                         if state.finished:
                             await bodies.adrain(chunks, budget)
                             return
-                    # One clock read per chunk: restart on progress, else check the deadline.
-                    if moved:
-                        budget.start()
-                    elif budget.expired():
+                    if budget.tick(began, moved):  # restart on progress, else check
                         raise state.idle(idle)
             except httpx.TransportError as exc:
                 raise state.broken(exc, idle) from exc
