@@ -61,7 +61,6 @@ class SSEParser:
         "_pending_cr",
         "_pieces",
         "_pieces_len",
-        "_seen",
     )
 
     def __init__(self, *, max_line: int = DEFAULT_MAX_LINE) -> None:
@@ -74,11 +73,8 @@ class SSEParser:
         self._event: str | None = None
         self._id: str | None = None
         self._max_line = max_line
-        self._seen = 0  # bytes fed so far, to say where bad bytes were
 
     def feed(self, chunk: bytes) -> list[SSEEvent]:
-        seen = self._seen
-        self._seen = seen + len(chunk)
         if not self._pending_bytes:
             # Almost every network chunk holds whole characters: a plain decode is ~5x
             # cheaper than the incremental decoder, which is only needed around a cut.
@@ -92,8 +88,8 @@ class SSEParser:
             text = self._decoder.decode(chunk)
         except UnicodeDecodeError as exc:
             raise WireFormatError(
-                f"the event stream is not valid UTF-8 (byte {exc.object[exc.start : exc.end]!r} "
-                f"near offset {seen + exc.start}): {exc.reason}"
+                f"the event stream is not valid UTF-8 (bytes {exc.object[exc.start : exc.end]!r} "
+                f"in {exc.object[max(0, exc.start - 20) : exc.end + 20]!r}): {exc.reason}"
             ) from None
         self._pending_bytes = bool(self._decoder.getstate()[0])
         return self._feed_text(text)
@@ -128,21 +124,21 @@ class SSEParser:
         lines = text.split("\n")
         tail = lines.pop()
         if len(text) > self._max_line:  # rare: only then can a line inside it be too long
-            longest = max(map(len, lines), default=0)
+            longest = max(len(tail), max(map(len, lines), default=0))
             if longest > self._max_line:
                 raise self._too_long(longest)
-        if self._pieces:
+        pieces = self._pieces
+        if pieces:
             size = self._pieces_len + len(lines[0])
             if size > self._max_line:
                 raise self._too_long(size)
-            self._pieces.append(lines[0])
-            lines[0] = "".join(self._pieces)
-            self._pieces.clear()
-        if tail:
-            if len(tail) > self._max_line:
-                raise self._too_long(len(tail))
-            self._pieces.append(tail)
-        self._pieces_len = len(tail)
+            pieces.append(lines[0])
+            lines[0] = "".join(pieces)
+            pieces.clear()
+            self._pieces_len = 0
+        if tail:  # (longer than the limit only if text was, checked above)
+            pieces.append(tail)
+            self._pieces_len = len(tail)
         events: list[SSEEvent] = []
         data = self._data  # cleared in place: one list per parser, not one per event
         for line in lines:

@@ -84,7 +84,7 @@ def test_field_values_lose_exactly_one_leading_space() -> None:
 
 def test_invalid_utf8_inside_a_chunk_raises_instead_of_being_replaced() -> None:
     parser = SSEParser()
-    with pytest.raises(WireFormatError, match=r"not valid UTF-8 .*offset 6"):
+    with pytest.raises(WireFormatError, match=r"not valid UTF-8"):
         parser.feed(b"data: \xff\xfe\n\n")
 
 
