@@ -95,3 +95,24 @@ def test_the_gzip_bomb_really_inflates_to_what_it_claims() -> None:
     body = gzip_bomb(4 * LIMIT)
     assert len(body) < LIMIT // 100
     assert len(zlib.decompress(body, 31)) == 4 * LIMIT
+
+
+@pytest.mark.parametrize(
+    "factory",
+    [
+        "lunos_integrations.langchain:ChatLunos",
+        "lunos_integrations.langchain:LunosEmbeddings",
+        "lunos_integrations.llama_index:LunosLLM",
+        "lunos_integrations.llama_index:LunosEmbedding",
+    ],
+)
+def test_every_adapter_hands_max_response_bytes_to_its_client(factory: str) -> None:
+    import importlib
+
+    from lunos_integrations.client import client_from_settings
+
+    module, name = factory.split(":")
+    cls = getattr(importlib.import_module(module), name)
+    extra = {"model": "openai/gpt-4o"} if name == "ChatLunos" else {}
+    adapter = cls(api_key="sk-test", max_response_bytes=1234, **extra)
+    assert client_from_settings(adapter).config.max_response_bytes == 1234
