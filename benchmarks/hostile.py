@@ -188,9 +188,13 @@ def _warm_up() -> None:
 def run_case(case: str, clients: list[str], limit: int, parallel: bool) -> list[Outcome]:
     """Every client against one server; in parallel threads (tests) or one by one."""
     _warm_up()
+    if not parallel:  # a fresh server per call: no call inherits another's leftovers
+        rows = []
+        for client in clients:
+            with HostileServer(case, limit=limit, lifetime=30.0) as server:
+                rows.append(run_one(case, client, server.base_url, limit))
+        return rows
     with HostileServer(case, limit=limit, lifetime=30.0) as server:
-        if not parallel:
-            return [run_one(case, c, server.base_url, limit) for c in clients]
         results: dict[str, Outcome] = {}
 
         def one(client: str) -> None:

@@ -63,14 +63,15 @@ class Budget:
         self.at = None if self.seconds is None else _monotonic() + self.seconds
         return self
 
-    def tick(self, began: float, moved: bool) -> bool:
-        """End of one stream chunk, whose processing began at ``began``; ``True`` if late.
+    def tick(self, away: float, moved: bool) -> bool:
+        """End of one stream chunk; ``True`` when the progress deadline has passed.
 
-        On progress the clock restarts. Otherwise the time spent since ``began`` (parsing,
-        and the caller working on the events we yielded) is added back: the idle clock
-        measures the server, and no byte is read meanwhile. Then the deadline is checked
-        (the socket-level bound covers the reads themselves; this covers clients whose
-        transports have no socket to bound).
+        On progress the clock restarts (after the caller has handled the events). Otherwise
+        ``away``, the time the caller spent on events we yielded, is added back: the idle
+        clock measures the server, and no byte is read meanwhile. Our own parsing time is
+        not added back, so a flood that keeps us busy without progress still ends. The
+        socket-level bound covers the reads themselves; this check also covers clients
+        whose transports have no socket to bound.
         """
         at = self.at
         if at is None:
@@ -79,7 +80,8 @@ class Budget:
         if moved:
             self.at = now + self.seconds if self.seconds is not None else None
             return False
-        self.at = at = at + (now - began)
+        if away:
+            self.at = at = at + away
         return now >= at
 
     def left(self) -> float | None:

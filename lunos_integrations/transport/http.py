@@ -607,16 +607,21 @@ class Transport:
                     seen += len(chunk)
                     if seen > limit:
                         raise bodies.too_large(state.route, limit, seen)
-                    began, moved = _monotonic(), False
+                    away, moved = 0.0, False
                     for ev in parser.feed(chunk):
                         out = state.decode(ev)
                         if out is not None:
-                            moved = moved or state.progress
-                            yield out
+                            if state.progress:
+                                moved = True
+                                yield out  # the clock restarts after this chunk anyway
+                            else:  # the caller's time on it is not the server's
+                                began = _monotonic()
+                                yield out
+                                away += _monotonic() - began
                         if state.finished:
                             bodies.drain(chunks, budget)
                             return
-                    if budget.tick(began, moved):  # restart on progress, else check
+                    if budget.tick(away, moved):  # restart on progress, else check
                         raise state.idle(idle)
             except httpx.TransportError as exc:
                 raise state.broken(exc, idle) from exc
@@ -752,16 +757,21 @@ class Transport:
                     seen += len(chunk)
                     if seen > limit:
                         raise bodies.too_large(state.route, limit, seen)
-                    began, moved = _monotonic(), False
+                    away, moved = 0.0, False
                     for ev in parser.feed(chunk):
                         out = state.decode(ev)
                         if out is not None:
-                            moved = moved or state.progress
-                            yield out
+                            if state.progress:
+                                moved = True
+                                yield out  # the clock restarts after this chunk anyway
+                            else:  # the caller's time on it is not the server's
+                                began = _monotonic()
+                                yield out
+                                away += _monotonic() - began
                         if state.finished:
                             await bodies.adrain(chunks, budget)
                             return
-                    if budget.tick(began, moved):  # restart on progress, else check
+                    if budget.tick(away, moved):  # restart on progress, else check
                         raise state.idle(idle)
             except httpx.TransportError as exc:
                 raise state.broken(exc, idle) from exc

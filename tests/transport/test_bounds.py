@@ -261,3 +261,13 @@ def test_the_callers_own_time_does_not_count_against_the_idle_timeout() -> None:
         seen.append(event)
         time.sleep(0.8)  # longer than the idle timeout, but spent by the caller
     assert len(seen) == 2
+
+
+@pytest.mark.timeout(20)
+def test_a_flood_that_keeps_us_busy_parsing_still_ends_at_the_idle_timeout() -> None:
+    flood = b": pad\n" * 40_000  # ~240 KB of comments per chunk, sent as fast as read
+    t = transport(slow(flood, 0.0, 5000), stream_idle_timeout=0.5)  # 1.2 GB if read to the end
+    started = time.monotonic()
+    with pytest.raises(StreamIdleTimeoutError):
+        list(t.stream("/chat/completions", {}, kind="chat"))
+    assert time.monotonic() - started < 3.0
