@@ -73,7 +73,8 @@ def _layers(base_url: str, api_key: str, api: Route, chunks: int) -> dict[str, C
 
     def httpx_floor() -> int:
         body, headers = body_and_headers()
-        response = client.transport._send_sync("POST", path, body, None, headers, True)
+        t = client.transport
+        response = t._send_sync("POST", path, body, None, headers, True, t._budget())
         try:
             return _count(response.iter_raw())
         finally:

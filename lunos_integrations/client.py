@@ -205,6 +205,7 @@ class LunosClient:
         proxy: str | None = None,
         stream_idle_timeout: float | None = None,
         max_connections: int | None = None,
+        max_response_bytes: int | None = None,
         http_client: httpx.Client | None = None,
         http_async_client: httpx.AsyncClient | None = None,
         config: LunosConfig | None = None,
@@ -221,6 +222,7 @@ class LunosClient:
                 proxy=proxy,
                 stream_idle_timeout=stream_idle_timeout,
                 max_connections=max_connections,
+                max_response_bytes=max_response_bytes,
             )
         self.config = config
         #: Drop optional parameters the model's catalog entry does not list (catalog.gating).
@@ -517,6 +519,7 @@ CLIENT_SETTINGS = (
     "proxy",
     "stream_idle_timeout",
     "max_connections",
+    "max_response_bytes",
     "gate_parameters",
 )
 

@@ -21,7 +21,15 @@ from .errors import LunosConfigError, LunosInputError
 from .redact import MASK, redact_url, split_userinfo
 
 DEFAULT_BASE_URL = "https://api.lunos.tech/v1"
-DEFAULT_TIMEOUT = 60.0
+#: Seconds. Bounds each attempt as a whole (and the silence between two stream events that
+#: carry progress). Long, as openai-python's: a reasoning model may think for minutes before
+#: the first byte of a non-streamed answer.
+DEFAULT_TIMEOUT = 600.0
+#: Decompressed bytes one response (or one whole stream) may hold. The largest legitimate
+#: reply is a full embeddings batch: 2,048 inputs x 3,072 floats = 6,291,456 numbers, each at
+#: most ~30 bytes as JSON (a 17-digit float, sign, comma, newline and indentation when the
+#: body is pretty-printed) = ~189 MB; 256 MiB leaves room above that.
+DEFAULT_MAX_RESPONSE_BYTES = 256 * 1024 * 1024
 DEFAULT_MAX_RETRIES = 2
 #: Never wait longer than this between two attempts, whatever Retry-After says.
 DEFAULT_MAX_RETRY_WAIT = 30.0
@@ -57,11 +65,15 @@ class LunosConfig:
     max_retry_wait: float = DEFAULT_MAX_RETRY_WAIT
     retry_backoff: float = DEFAULT_RETRY_BACKOFF
     proxy: str | None = None
-    #: Longest silence tolerated between two stream events (defaults to the read timeout).
+    #: Longest time a stream may go without a progress event (content, tool-call part,
+    #: reasoning, usage, finish); keep-alive comments and empty events do not count.
+    #: Defaults to the whole-attempt timeout (the largest value of ``timeout``).
     stream_idle_timeout: float | None = None
     #: Upper bound of open connections per pool (the OpenAI SDK uses the same default); at
     #: most 100 idle ones are kept alive.
     max_connections: int = DEFAULT_MAX_CONNECTIONS
+    #: Refuse a response (JSON body or whole stream) larger than this once decompressed.
+    max_response_bytes: int = DEFAULT_MAX_RESPONSE_BYTES
 
     def __post_init__(self) -> None:
         # Also for configs built directly (or via dataclasses.replace), not only through
@@ -98,6 +110,7 @@ class LunosConfig:
                 self.proxy,
                 self.stream_idle_timeout,
                 self.max_connections,
+                self.max_response_bytes,
             )
         )
 
@@ -225,6 +238,7 @@ def resolve_config(
     max_retry_wait: float | None = None,
     retry_backoff: float | None = None,
     max_connections: int | None = None,
+    max_response_bytes: int | None = None,
 ) -> LunosConfig:
     """Build a :class:`LunosConfig` from arguments, falling back to environment variables."""
     retries = DEFAULT_MAX_RETRIES if max_retries is None else max_retries
@@ -236,6 +250,14 @@ def resolve_config(
         or max_connections < 1
     ):
         raise LunosConfigError(f"max_connections must be an integer >= 1, got {max_connections!r}")
+    if max_response_bytes is not None and (
+        isinstance(max_response_bytes, bool)
+        or not isinstance(max_response_bytes, int)
+        or max_response_bytes < 1
+    ):
+        raise LunosConfigError(
+            f"max_response_bytes must be an integer >= 1, got {max_response_bytes!r}"
+        )
     if stream_idle_timeout is not None and stream_idle_timeout <= 0:
         raise LunosConfigError(
             f"stream_idle_timeout must be a positive number of seconds, got {stream_idle_timeout!r}"
@@ -260,4 +282,7 @@ def resolve_config(
         proxy=proxy,
         stream_idle_timeout=stream_idle_timeout,
         max_connections=DEFAULT_MAX_CONNECTIONS if max_connections is None else max_connections,
+        max_response_bytes=(
+            DEFAULT_MAX_RESPONSE_BYTES if max_response_bytes is None else max_response_bytes
+        ),
     )

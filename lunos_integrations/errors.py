@@ -142,6 +142,25 @@ class APIResponseValidationError(LunosError):
         return _raw_of(self)
 
 
+class ResponseTooLargeError(APIResponseValidationError):
+    """A response (or one line of a stream) grew past ``max_response_bytes``.
+
+    Counted on decompressed bytes while reading, so a compression bomb is refused once the
+    limit is reached; ``limit`` is the limit in force, which can be raised per client.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        limit: int,
+        status_code: int = 200,
+        request_id: str | None = None,
+    ) -> None:
+        super().__init__(message, status_code=status_code, request_id=request_id)
+        self.limit = limit
+
+
 class WireFormatError(LunosError, ValueError):
     """A response or stream event does not have the shape its route promises.
 
@@ -394,7 +413,7 @@ def error_from_response(
     if raw_text.strip():
         try:
             raw = json.loads(raw_text)
-        except ValueError:
+        except (ValueError, RecursionError):  # RecursionError: JSON nested too deep
             raw = None
     body = scrub_json(raw, secrets)
     message, code, etype, param = describe_error_body(body)

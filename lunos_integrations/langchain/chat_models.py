@@ -135,6 +135,8 @@ class ChatLunos(BaseChatModel):
     stream_idle_timeout: float | None = None
     max_connections: int | None = None
     """Cap on open connections in the shared pool (default 1000)."""
+    max_response_bytes: int | None = None
+    """Refuse a reply (or whole stream) larger than this once decompressed (default 256 MiB)."""
     gate_parameters: bool = True
     """Drop (with a one-time warning) optional parameters the catalog says the model does
     not support, instead of letting Lunos reject the request with a 400."""
@@ -198,6 +200,7 @@ class ChatLunos(BaseChatModel):
             proxy=self.proxy,
             stream_idle_timeout=self.stream_idle_timeout,
             max_connections=self.max_connections,
+            max_response_bytes=self.max_response_bytes,
         )
         if isinstance(self.profile, LazyProfile):
             self.profile.arm()

@@ -80,6 +80,8 @@ class LunosEmbeddings(Serializable, Embeddings):
     default_headers: dict[str, str] | None = None
     timeout: float | None = None
     max_retries: int | None = None
+    max_response_bytes: int | None = None
+    """Refuse a reply larger than this once decompressed (default 256 MiB)."""
     extra_body: dict[str, Any] | None = None
     """Extra JSON fields merged into every request body, sent verbatim."""
     gate_parameters: bool = True

@@ -52,6 +52,7 @@ class LunosEmbedding(BaseEmbedding):
     default_headers: dict[str, str] | None = None
     timeout: float | None = None
     max_retries: int | None = None
+    max_response_bytes: int | None = None
     extra_body: dict[str, Any] | None = None
 
     _client: LunosClient = PrivateAttr()

@@ -144,13 +144,22 @@ class LunosLLM(FunctionCallingLLM):
     is_function_calling_model: bool | None = Field(
         default=None, description="Override the catalog's tool support."
     )
-    timeout: float | None = Field(default=None, description="Request timeout in seconds.")
+    timeout: float | None = Field(
+        default=None,
+        description="Bound on each attempt as a whole, in seconds (default 600); for streams, "
+        "on the headers and on each wait for progress.",
+    )
     max_retries: int = Field(default=2, description="Retries in the transport (the only layer).")
     default_headers: dict[str, str] | None = Field(default=None)
     proxy: str | None = Field(default=None)
     stream_idle_timeout: float | None = Field(default=None)
     max_connections: int | None = Field(
         default=None, description="Cap on open connections in the shared pool (default 1000)."
+    )
+    max_response_bytes: int | None = Field(
+        default=None,
+        description="Refuse a reply (or whole stream) larger than this once decompressed "
+        "(default 256 MiB).",
     )
     gate_parameters: bool = Field(
         default=True,

@@ -24,6 +24,8 @@ Pieces (each module's docstring documents its part):
 * :mod:`.catalog` — the models served at ``/v1/models``.
 * :mod:`.strict_types` — ``strict_openai_types=True``: refuse ``content: null`` (and other
   message shapes strict OpenAI-compatible servers refuse) as llama-cpp-python's server does.
+* :mod:`.hostile` — :class:`HostileServer`, a raw-socket server that misbehaves on purpose
+  (trickled headers and bodies, keep-alive floods, compression bombs, deep nesting, ...).
 * :mod:`.pytest_plugin` — fixtures ``lunos_server``, ``lunos_server_session``,
   ``lunos_strict_server``, ``lunos_base_url``, ``lunos_api_key`` (auto-registered when the
   package is installed).
@@ -41,6 +43,7 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from .catalog import DEFAULT_MODELS, default_models
     from .fake_model import count_tokens
+    from .hostile import HostileServer
     from .scripting import (
         Action,
         Delay,
@@ -56,6 +59,7 @@ if TYPE_CHECKING:
 
 _EXPORTS = {
     "LocalLunosServer": "server",
+    "HostileServer": "hostile",
     "RecordedRequest": "server",
     "Action": "scripting",
     "Delay": "scripting",
@@ -77,6 +81,7 @@ __all__ = [
     "Delay",
     "Disconnect",
     "ErrorReply",
+    "HostileServer",
     "JSONReply",
     "LocalLunosServer",
     "RawReply",

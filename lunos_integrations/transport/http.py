@@ -30,15 +30,20 @@ from ..errors import (
     APIStatusError,
     APITimeoutError,
     LunosError,
+    ResponseTooLargeError,
     StreamIdleTimeoutError,
     StreamTruncatedError,
+    WireFormatError,
     error_from_response,
     error_from_stream_event,
 )
 from ..redact import NO_SECRETS, Secrets, redact_url, scrub_text, split_userinfo
+from . import bodies, deadline
+from .bodies import BodyReader
+from .deadline import Budget, chat_progress, messages_progress, whole_attempt_seconds
 from .pools import POOLS
 from .retry import retry_delay, should_retry_status
-from .sse import SSEEvent, SSEParser
+from .sse import SSEEvent, SSELineTooLongError, SSEParser
 
 logger = logging.getLogger("lunos_integrations")
 
@@ -83,12 +88,13 @@ def encode_body(body: Any) -> bytes:
 
 
 def decode_json_body(
-    response: httpx.Response, content: bytes, secrets: Secrets = NO_SECRETS
+    response: httpx.Response, content: bytes | bytearray, secrets: Secrets = NO_SECRETS
 ) -> Any:
     """The JSON of a 2xx body, or a typed error naming what actually came back (with any
     echoed secret scrubbed from the excerpt)."""
     rid = request_id_of(response.headers)
     text = content.decode("utf-8", errors="replace")
+    bodies.free_after_decode(content)  # the text is the one copy from here on
     ctype = response.headers.get("content-type", "")
     if not text.strip():
         raise APIResponseValidationError(
@@ -99,6 +105,13 @@ def decode_json_body(
         )
     try:
         return _LOADS(text)
+    except RecursionError:
+        raise APIResponseValidationError(
+            f"Lunos returned status {response.status_code} with JSON nested deeper than the "
+            "parser follows (thousands of levels); no real reply looks like that.",
+            status_code=response.status_code,
+            request_id=rid,
+        ) from None
     except ValueError:
         pass
     # Raised here, not in the except block: the parser's error would stay attached as
@@ -128,21 +141,29 @@ def _connection_error(exc: httpx.TransportError, url: str) -> APIConnectionError
 
 _URL_CACHE_SIZE = 64
 _MALFORMED = object()
+_monotonic = time.monotonic
 
 
 class _StreamState:
     """Per-stream decisions shared by the sync and async readers."""
 
-    __slots__ = ("finished", "kind", "request_id", "secrets", "yielded")
+    __slots__ = ("finished", "kind", "progress", "request_id", "route", "secrets", "yielded")
 
     def __init__(
-        self, kind: StreamKind, request_id: str | None, secrets: Secrets = NO_SECRETS
+        self,
+        kind: StreamKind,
+        request_id: str | None,
+        route: str = "",
+        secrets: Secrets = NO_SECRETS,
     ) -> None:
         self.kind = kind
         self.request_id = request_id
+        self.route = route
         self.secrets = secrets
         self.finished = False
         self.yielded = False
+        #: Whether the last decoded event moved the answer on (restarts the idle clock).
+        self.progress = False
 
     def decode(self, ev: SSEEvent) -> StreamEvent | None:
         """Turn one SSE event into a payload, or ``None`` for terminators and pings."""
@@ -152,6 +173,14 @@ class _StreamState:
             return None
         try:
             obj = _LOADS(data)
+        except RecursionError:
+            raise APIResponseValidationError(
+                f"a stream event from {self.route} holds JSON nested deeper than the parser "
+                "follows (thousands of levels); no real event looks like that",
+                status_code=200,
+                body_excerpt=scrub_text(data, self.secrets)[:200],
+                request_id=self.request_id,
+            ) from None
         except ValueError:
             obj = _MALFORMED
         if obj is _MALFORMED:  # raised outside the except: the parser error holds the data
@@ -166,14 +195,18 @@ class _StreamState:
         if self.kind == "chat":
             if type(obj) is dict and "error" in obj and not obj.get("choices"):
                 raise error_from_stream_event(obj, request_id=self.request_id, secrets=self.secrets)
+            self.progress = chat_progress(obj)
             return self._event(ev.event, obj)
         name = ev.event or (obj.get("type") if type(obj) is dict else None)
+        if type(name) is not str:  # e.g. {"type": []}: not an event name at all
+            name = None
         if name == "error":
             raise error_from_stream_event(obj, request_id=self.request_id, secrets=self.secrets)
         if name == "ping":
             return None
         if name == "message_stop":
             self.finished = True
+        self.progress = messages_progress(name, obj)
         return self._event(name, obj)
 
     def _event(self, name: str | None, obj: Any) -> StreamEvent:
@@ -185,8 +218,26 @@ class _StreamState:
     def end(self, parser: SSEParser) -> list[SSEEvent]:
         try:
             return parser.close()
-        except UnicodeDecodeError:
+        except SSELineTooLongError as exc:
+            raise self.invalid(exc) from None
+        except WireFormatError:
             raise self.truncated("it ended inside a UTF-8 character") from None
+
+    def invalid(self, exc: WireFormatError) -> APIResponseValidationError:
+        """The typed error for bytes the SSE parser refused (bad UTF-8, a line too long)."""
+        if isinstance(exc, SSELineTooLongError):
+            return ResponseTooLargeError(
+                f"The Lunos stream from {self.route} was refused: {exc} (a quarter of "
+                "max_response_bytes). Raise max_response_bytes (client argument or LunosConfig "
+                "field) if events this large are expected.",
+                limit=exc.limit,
+                request_id=self.request_id,
+            )
+        return APIResponseValidationError(
+            f"The Lunos stream from {self.route} is broken: {exc}.",
+            status_code=200,
+            request_id=self.request_id,
+        )
 
     def truncated(self, why: str) -> StreamTruncatedError:
         terminator = "data: [DONE]" if self.kind == "chat" else "event: message_stop"
@@ -197,13 +248,18 @@ class _StreamState:
 
     def broken(self, exc: httpx.TransportError, idle: float | None) -> LunosError:
         if isinstance(exc, httpx.ReadTimeout):
-            return StreamIdleTimeoutError(
-                f"The Lunos stream sent nothing for {idle} s (stream_idle_timeout); "
-                "the connection was closed."
-            )
+            return self.idle(idle)
         if isinstance(exc, httpx.TimeoutException):
             return APITimeoutError(f"The Lunos stream timed out ({type(exc).__name__}).")
         return self.truncated(f"the connection broke ({type(exc).__name__}: {exc})")
+
+    def idle(self, idle: float | None) -> StreamIdleTimeoutError:
+        return StreamIdleTimeoutError(
+            f"The Lunos stream from {self.route} made no progress for {idle} s "
+            "(stream_idle_timeout, or timeout when unset): no content, tool call, reasoning, "
+            "usage or finish arrived; keep-alive comments and empty events do not count. "
+            "The connection was closed."
+        )
 
 
 class Transport:
@@ -242,6 +298,7 @@ class Transport:
             "Authorization": authorization,
             "Content-Type": "application/json",
             "User-Agent": USER_AGENT,
+            "Accept-Encoding": bodies.ACCEPT_ENCODING,
         }
         if config.app_id:
             headers["X-App-ID"] = config.app_id
@@ -253,6 +310,20 @@ class Transport:
             connect=t.connect, read=idle, write=t.write, pool=t.pool
         )
         self._urls: dict[str, httpx.URL] = {}
+        #: The whole-attempt bound (deadline module) and the stream progress bound.
+        self._attempt_seconds = whole_attempt_seconds(t)
+        self._idle_seconds = (
+            config.stream_idle_timeout
+            if config.stream_idle_timeout is not None
+            else self._attempt_seconds
+        )
+        self._limit = config.max_response_bytes
+        #: One stream line is held whole until its newline: a quarter of the response limit
+        #: keeps an endless line from costing the whole limit (64 MiB by default).
+        self._line_limit = max(1, self._limit // 4)
+
+    def _budget(self) -> Budget:
+        return Budget(self._attempt_seconds, f"timeout={self._attempt_seconds} s")
 
     def __repr__(self) -> str:
         return f"Transport(base_url={self._display_base!r}, app_id={self.config.app_id!r})"
@@ -334,7 +405,14 @@ class Transport:
         content = encode_body(body) if body is not None else None
         if content is None:
             del h["Content-Type"]
-        extensions = {"timeout": self._stream_timeout.as_dict()} if stream else None
+        extensions: dict[str, Any] = {
+            # Bounds every socket operation of connections this request opens (deadline.py).
+            "trace": deadline.async_trace
+            if isinstance(client, httpx.AsyncClient)
+            else deadline.sync_trace
+        }
+        if stream:
+            extensions["timeout"] = self._stream_timeout.as_dict()
         return client.build_request(
             method,
             self._parsed_url(path),
@@ -397,6 +475,44 @@ class Transport:
             secrets=self._secrets,
         )
 
+    def _error_reader(
+        self, response: httpx.Response, budget: Budget, method: str, path: str
+    ) -> BodyReader:
+        """An error body is read for its message only: cut at 1 MiB, within the deadline."""
+        return BodyReader(
+            response,
+            limit=min(self._limit, bodies.ERROR_BODY_LIMIT),
+            budget=budget,
+            route=f"{method} {path}",
+            url=self.url(path),
+            truncate=True,
+        )
+
+    def _body_reader(
+        self, response: httpx.Response, budget: Budget, method: str, path: str
+    ) -> BodyReader:
+        return BodyReader(
+            response,
+            limit=self._limit,
+            budget=budget,
+            route=f"{method} {path}",
+            url=self.url(path),
+        )
+
+    def _read_failed(
+        self, exc: httpx.HTTPError, budget: Budget, method: str, path: str
+    ) -> LunosError:
+        """The typed error for a body read that broke (deadline, network, decoding)."""
+        route = f"{method} {path}"
+        if isinstance(exc, httpx.TimeoutException) and budget.expired():
+            return bodies.deadline_error(route, budget, self.url(path))
+        if isinstance(exc, httpx.TransportError):
+            return _connection_error(exc, self.url(path))
+        return APIResponseValidationError(
+            f"The body Lunos sent for {route} could not be decoded ({type(exc).__name__}: {exc}).",
+            status_code=200,
+        )
+
     def _log(self, method: str, path: str, status: object, attempt: int, started: float) -> None:
         if logger.isEnabledFor(logging.DEBUG):
             logger.debug(
@@ -418,8 +534,13 @@ class Transport:
         params: Mapping[str, str] | None,
         headers: Mapping[str, str] | None,
         stream: bool,
+        budget: Budget,
     ) -> httpx.Response:
-        """Send with retries; returns an open 2xx response whose body is not read yet."""
+        """Send with retries; returns an open 2xx response whose body is not read yet.
+
+        Each attempt must get its status line and headers within ``budget`` (restarted per
+        attempt; the waits between attempts are not part of it).
+        """
         client = self.sync_client
         # Built (and the body JSON-encoded) once: a request with bytes content can be sent
         # again as it is, so retries only re-send; a redirect's request replaces it for that
@@ -429,6 +550,7 @@ class Transport:
         while True:
             started = time.perf_counter()
             request = original
+            token = deadline.enter(budget.start())
             try:
                 response = client.send(request, stream=True, follow_redirects=False)
                 hops = 0
@@ -444,14 +566,19 @@ class Transport:
                 time.sleep(self._retry_wait(attempt, None))
                 attempt += 1
                 continue
+            finally:
+                deadline.leave(token)
             self._log(method, path, response.status_code, attempt, started)
             if response.status_code < 400:
                 return response
+            reader = self._error_reader(response, budget, method, path)
+            deadline.attach(response, budget)
             try:
-                content = response.read()
-            except httpx.TransportError:
-                content = b""
+                content = bytes(bodies.read_body(reader))
+            except (httpx.HTTPError, LunosError):
+                content = bytes(reader.buffer)
             finally:
+                deadline.attach(response, None)
                 response.close()
             if attempt < self.config.max_retries and should_retry_status(
                 response.status_code, response.headers
@@ -470,13 +597,20 @@ class Transport:
         params: Mapping[str, str] | None = None,
         headers: Mapping[str, str] | None = None,
     ) -> JSONResponse:
-        """Send one JSON request (with retries) and decode the JSON answer."""
-        response = self._send_sync(method, path, body, params, headers, False)
+        """Send one JSON request (with retries) and decode the JSON answer.
+
+        Each attempt, body included, ends within the timeout; the body may hold at most
+        ``max_response_bytes`` once decompressed.
+        """
+        budget = self._budget()
+        response = self._send_sync(method, path, body, params, headers, False, budget)
+        deadline.attach(response, budget)
         try:
-            content = response.read()
-        except httpx.TransportError as exc:
-            raise _connection_error(exc, self.url(path)) from exc
+            content = bodies.read_body(self._body_reader(response, budget, method, path))
+        except httpx.HTTPError as exc:
+            raise self._read_failed(exc, budget, method, path) from exc
         finally:
+            deadline.attach(response, None)
             response.close()
         data = decode_json_body(response, content, self._secrets)
         return JSONResponse(
@@ -497,23 +631,44 @@ class Transport:
         :class:`StreamIdleTimeoutError` when it goes silent, and the typed status error
         when an error event arrives. Closing the iterator early closes the connection.
         """
-        response = self._send_sync("POST", path, body, None, headers, True)
-        state = _StreamState(kind, request_id_of(response.headers), self._secrets)
-        parser = SSEParser()
+        budget = self._budget()
+        response = self._send_sync("POST", path, body, None, headers, True, budget)
+        state = _StreamState(kind, request_id_of(response.headers), f"POST {path}", self._secrets)
+        parser = SSEParser(max_line=self._line_limit)
+        idle, limit = self._idle_seconds, self._limit
+        # From the headers on, the budget is the progress clock: it restarts on each event
+        # that moves the answer on, and each socket read waits at most what is left of it.
+        budget.start(idle, f"stream_idle_timeout={idle} s")
+        deadline.attach(response, budget)
         try:
             _check_stream_response(response)
+            seen = 0
             try:
-                chunks = _sync_chunks(response)
+                chunks = bodies.body_chunks(response, state.route)
                 for chunk in chunks:
+                    seen += len(chunk)
+                    if seen > limit:
+                        raise bodies.too_large(state.route, limit, seen)
+                    away, moved = 0.0, False
                     for ev in parser.feed(chunk):
                         out = state.decode(ev)
                         if out is not None:
-                            yield out
+                            if state.progress:
+                                moved = True
+                                yield out  # the clock restarts after this chunk anyway
+                            else:  # the caller's time on it is not the server's
+                                began = _monotonic()
+                                yield out
+                                away += _monotonic() - began
                         if state.finished:
-                            _drain(chunks)
+                            bodies.drain(chunks, budget)
                             return
+                    if budget.tick(away, moved):  # restart on progress, else check
+                        raise state.idle(idle)
             except httpx.TransportError as exc:
-                raise state.broken(exc, self.config.idle_timeout) from exc
+                raise state.broken(exc, idle) from exc
+            except WireFormatError as exc:
+                raise state.invalid(exc) from None
             for ev in state.end(parser):
                 out = state.decode(ev)
                 if out is not None:
@@ -521,6 +676,7 @@ class Transport:
             if not state.finished:
                 raise state.truncated("the connection closed")
         finally:
+            deadline.attach(response, None)
             response.close()
 
     # ------------------------------------------------------------------ async
@@ -534,6 +690,7 @@ class Transport:
         params: Mapping[str, str] | None,
         headers: Mapping[str, str] | None,
         stream: bool,
+        budget: Budget,
     ) -> httpx.Response:
         # Built (and the body JSON-encoded) once: a request with bytes content can be sent
         # again as it is, so retries only re-send; a redirect's request replaces it for that
@@ -543,6 +700,7 @@ class Transport:
         while True:
             started = time.perf_counter()
             request = original
+            token = deadline.enter(budget.start())
             try:
                 response = await client.send(request, stream=True, follow_redirects=False)
                 hops = 0
@@ -558,14 +716,19 @@ class Transport:
                 await asyncio.sleep(self._retry_wait(attempt, None))
                 attempt += 1
                 continue
+            finally:
+                deadline.leave(token)
             self._log(method, path, response.status_code, attempt, started)
             if response.status_code < 400:
                 return response
+            reader = self._error_reader(response, budget, method, path)
+            deadline.attach(response, budget)
             try:
-                content = await response.aread()
-            except httpx.TransportError:
-                content = b""
+                content = bytes(await bodies.aread_body(reader))
+            except (httpx.HTTPError, LunosError):
+                content = bytes(reader.buffer)
             finally:
+                deadline.attach(response, None)
                 await response.aclose()
             if attempt < self.config.max_retries and should_retry_status(
                 response.status_code, response.headers
@@ -585,13 +748,18 @@ class Transport:
         headers: Mapping[str, str] | None = None,
     ) -> JSONResponse:
         client, release = self._acquire_async()
+        budget = self._budget()
         try:
-            response = await self._send_async(client, method, path, body, params, headers, False)
+            response = await self._send_async(
+                client, method, path, body, params, headers, False, budget
+            )
+            deadline.attach(response, budget)
             try:
-                content = await response.aread()
-            except httpx.TransportError as exc:
-                raise _connection_error(exc, self.url(path)) from exc
+                content = await bodies.aread_body(self._body_reader(response, budget, method, path))
+            except httpx.HTTPError as exc:
+                raise self._read_failed(exc, budget, method, path) from exc
             finally:
+                deadline.attach(response, None)
                 await response.aclose()
         finally:
             release()
@@ -609,27 +777,48 @@ class Transport:
         headers: Mapping[str, str] | None = None,
     ) -> AsyncIterator[StreamEvent]:
         client, release = self._acquire_async()
+        budget = self._budget()
         try:
-            response = await self._send_async(client, "POST", path, body, None, headers, True)
+            response = await self._send_async(
+                client, "POST", path, body, None, headers, True, budget
+            )
         except BaseException:
             release()
             raise
-        state = _StreamState(kind, request_id_of(response.headers), self._secrets)
-        parser = SSEParser()
+        state = _StreamState(kind, request_id_of(response.headers), f"POST {path}", self._secrets)
+        parser = SSEParser(max_line=self._line_limit)
+        idle, limit = self._idle_seconds, self._limit
+        budget.start(idle, f"stream_idle_timeout={idle} s")  # now the progress clock
+        deadline.attach(response, budget)
         try:
             _check_stream_response(response)
+            seen = 0
             try:
-                chunks = _async_chunks(response)
+                chunks = bodies.abody_chunks(response, state.route)
                 async for chunk in chunks:
+                    seen += len(chunk)
+                    if seen > limit:
+                        raise bodies.too_large(state.route, limit, seen)
+                    away, moved = 0.0, False
                     for ev in parser.feed(chunk):
                         out = state.decode(ev)
                         if out is not None:
-                            yield out
+                            if state.progress:
+                                moved = True
+                                yield out  # the clock restarts after this chunk anyway
+                            else:  # the caller's time on it is not the server's
+                                began = _monotonic()
+                                yield out
+                                away += _monotonic() - began
                         if state.finished:
-                            await _adrain(chunks)
+                            await bodies.adrain(chunks, budget)
                             return
+                    if budget.tick(away, moved):  # restart on progress, else check
+                        raise state.idle(idle)
             except httpx.TransportError as exc:
-                raise state.broken(exc, self.config.idle_timeout) from exc
+                raise state.broken(exc, idle) from exc
+            except WireFormatError as exc:
+                raise state.invalid(exc) from None
             for ev in state.end(parser):
                 out = state.decode(ev)
                 if out is not None:
@@ -637,71 +826,15 @@ class Transport:
             if not state.finished:
                 raise state.truncated("the connection closed")
         finally:
+            deadline.attach(response, None)
             try:
                 await response.aclose()
             finally:
                 release()
 
 
-#: After a stream's terminator, read at most this much of what is left of the body.
-_DRAIN_LIMIT = 64 * 1024
-
-
-def _drain(chunks: Iterator[bytes]) -> None:
-    """Read the rest of a finished stream's body so its connection goes back to the pool.
-
-    Why: httpx closes (rather than reuses) a connection whose body was not read to the end,
-    and the terminator event is followed by the HTTP end-of-body marker, so returning right
-    at the terminator cost every streamed call a new TCP (and TLS) handshake. The answer is
-    already complete here, so a server that sends too much more or breaks the connection
-    just gets the connection closed; no error is raised.
-    """
-    seen = 0
-    try:
-        for chunk in chunks:
-            seen += len(chunk)
-            if seen > _DRAIN_LIMIT:
-                return
-    except httpx.TransportError:
-        return
-
-
-async def _adrain(chunks: AsyncIterator[bytes]) -> None:
-    """Async :func:`_drain`."""
-    seen = 0
-    try:
-        async for chunk in chunks:
-            seen += len(chunk)
-            if seen > _DRAIN_LIMIT:
-                return
-    except httpx.TransportError:
-        return
-
-
 def _noop() -> None:
     """Release callback for injected clients, which are not sharded."""
-
-
-def _sync_chunks(response: httpx.Response) -> Iterator[bytes]:
-    """Body bytes of a stream. When the body is not content-encoded they are read straight
-    from ``response.stream`` (httpx's transport stream, which already maps httpcore errors
-    to httpx ones): ``iter_raw()`` only adds a chunker, a byte counter and an exception
-    context per chunk, ~0.5 µs of a ~25 µs chunk. The caller closes the response."""
-    if response.headers.get("content-encoding", "identity") == "identity":
-        stream = response.stream
-        if isinstance(stream, httpx.SyncByteStream):
-            return iter(stream)
-        return response.iter_raw()
-    return response.iter_bytes()
-
-
-def _async_chunks(response: httpx.Response) -> AsyncIterator[bytes]:
-    if response.headers.get("content-encoding", "identity") == "identity":
-        stream = response.stream
-        if isinstance(stream, httpx.AsyncByteStream):
-            return aiter(stream)
-        return response.aiter_raw()
-    return response.aiter_bytes()
 
 
 def _check_stream_response(response: httpx.Response) -> None:

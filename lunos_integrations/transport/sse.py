@@ -15,6 +15,8 @@ from __future__ import annotations
 import codecs
 from dataclasses import dataclass
 
+from ..errors import WireFormatError
+
 
 @dataclass(slots=True)
 class SSEEvent:
@@ -25,19 +27,52 @@ class SSEEvent:
     id: str | None = None
 
 
+#: Longest line the parser holds before giving up (characters); the transport passes its
+#: response-size limit instead. A line is held until its newline arrives, so without a cap
+#: a server that never sends one would grow the buffer without end.
+DEFAULT_MAX_LINE = 64 * 1024 * 1024
+
+
+class SSELineTooLongError(WireFormatError):
+    """A line grew past the parser's ``max_line`` before its newline arrived."""
+
+    def __init__(self, message: str, *, limit: int) -> None:
+        super().__init__(message)
+        self.limit = limit
+
+
 class SSEParser:
-    """Feed bytes with :meth:`feed`; it returns the events completed by those bytes."""
+    """Feed bytes with :meth:`feed`; it returns the events completed by those bytes.
 
-    __slots__ = ("_buffer", "_data", "_decoder", "_event", "_id", "_pending_bytes", "_pending_cr")
+    Work is linear in the bytes fed, however they are cut: a line that is not finished yet
+    is kept as a list of pieces and joined once, when its newline arrives, so a 50 MB line
+    fed 64 KiB at a time is copied twice, not once per piece. Bytes that are not UTF-8 and
+    lines longer than ``max_line`` characters raise :class:`~lunos_integrations.errors.
+    WireFormatError` (a typed error), never a bare ``UnicodeDecodeError``.
+    """
 
-    def __init__(self) -> None:
+    __slots__ = (
+        "_data",
+        "_decoder",
+        "_event",
+        "_id",
+        "_max_line",
+        "_pending_bytes",
+        "_pending_cr",
+        "_pieces",
+        "_pieces_len",
+    )
+
+    def __init__(self, *, max_line: int = DEFAULT_MAX_LINE) -> None:
         self._decoder = codecs.getincrementaldecoder("utf-8")(errors="strict")
         self._pending_bytes = False  # True while the decoder holds a cut character
-        self._buffer = ""
+        self._pieces: list[str] = []  # the unfinished line, in the pieces it arrived in
+        self._pieces_len = 0
         self._pending_cr = False
         self._data: list[str] = []
         self._event: str | None = None
         self._id: str | None = None
+        self._max_line = max_line
 
     def feed(self, chunk: bytes) -> list[SSEEvent]:
         if not self._pending_bytes:
@@ -49,9 +84,22 @@ class SSEParser:
                 pass
             else:
                 return self._feed_text(text)
-        text = self._decoder.decode(chunk)
+        try:
+            text = self._decoder.decode(chunk)
+        except UnicodeDecodeError as exc:
+            raise WireFormatError(
+                f"the event stream is not valid UTF-8 (bytes {exc.object[exc.start : exc.end]!r} "
+                f"in {exc.object[max(0, exc.start - 20) : exc.end + 20]!r}): {exc.reason}"
+            ) from None
         self._pending_bytes = bool(self._decoder.getstate()[0])
         return self._feed_text(text)
+
+    def _too_long(self, size: int) -> SSELineTooLongError:
+        return SSELineTooLongError(
+            f"an event-stream line reached {size:,} characters without a line break, more "
+            f"than the line limit of {self._max_line:,}",
+            limit=self._max_line,
+        )
 
     def _feed_text(self, text: str) -> list[SSEEvent]:
         if not text:
@@ -65,13 +113,32 @@ class SSEParser:
             if text[-1] == "\r":
                 self._pending_cr = True
             text = text.replace("\r\n", "\n").replace("\r", "\n")
-        if self._buffer:
-            text = self._buffer + text
         if "\n" not in text:
-            self._buffer = text
+            # Only the new text is scanned; the unfinished line grows as a list of pieces.
+            size = self._pieces_len + len(text)
+            if size > self._max_line:
+                raise self._too_long(size)
+            self._pieces.append(text)
+            self._pieces_len = size
             return []
         lines = text.split("\n")
-        self._buffer = lines.pop()
+        tail = lines.pop()
+        if len(text) > self._max_line:  # rare: only then can a line inside it be too long
+            longest = max(len(tail), max(map(len, lines), default=0))
+            if longest > self._max_line:
+                raise self._too_long(longest)
+        pieces = self._pieces
+        if pieces:
+            size = self._pieces_len + len(lines[0])
+            if size > self._max_line:
+                raise self._too_long(size)
+            pieces.append(lines[0])
+            lines[0] = "".join(pieces)
+            pieces.clear()
+            self._pieces_len = 0
+        if tail:  # (longer than the limit only if text was, checked above)
+            pieces.append(tail)
+            self._pieces_len = len(tail)
         events: list[SSEEvent] = []
         data = self._data  # cleared in place: one list per parser, not one per event
         for line in lines:
@@ -106,13 +173,19 @@ class SSEParser:
 
         The spec would discard it; we emit it so the caller can decide (a terminator that
         arrived without the final blank line still proves the stream completed). A
-        multi-byte character cut by the end of the stream raises ``UnicodeDecodeError``.
+        multi-byte character cut by the end of the stream raises :class:`WireFormatError`.
         """
-        self._decoder.decode(b"", final=True)
+        try:
+            self._decoder.decode(b"", final=True)
+        except UnicodeDecodeError:
+            raise WireFormatError(
+                "the event stream ended inside a UTF-8 character (it was cut short)"
+            ) from None
         events: list[SSEEvent] = []
-        if self._buffer:
-            line = self._buffer
-            self._buffer = ""
+        if self._pieces:
+            line = "".join(self._pieces)
+            self._pieces.clear()
+            self._pieces_len = 0
             events.extend(self._feed_text(line + "\n"))
         if self._data:
             events.append(SSEEvent("\n".join(self._data), self._event, self._id))

@@ -33,7 +33,8 @@ def test_defaults(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("LUNOS_APP_ID", raising=False)
     cfg = resolve_config(api_key=KEY)
     assert cfg.base_url == DEFAULT_BASE_URL
-    assert cfg.timeout == httpx.Timeout(60.0)
+    assert cfg.timeout == httpx.Timeout(600.0)
+    assert cfg.max_response_bytes == 256 * 1024 * 1024
     assert cfg.max_retries == 2
     assert cfg.app_id is None
 

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from lunos_integrations.transport.sse import SSEEvent, SSEParser
+from lunos_integrations.errors import WireFormatError
+from lunos_integrations.transport.sse import SSEEvent, SSELineTooLongError, SSEParser
 
 
 def parse_in_pieces(raw: bytes, size: int) -> list[SSEEvent]:
@@ -68,7 +69,7 @@ def test_final_event_without_blank_line_is_flushed_on_close() -> None:
 def test_stream_cut_inside_a_utf8_character_raises_on_close() -> None:
     parser = SSEParser()
     parser.feed("data: é".encode()[:-1])
-    with pytest.raises(UnicodeDecodeError):
+    with pytest.raises(WireFormatError, match="inside a UTF-8 character"):
         parser.close()
 
 
@@ -83,7 +84,7 @@ def test_field_values_lose_exactly_one_leading_space() -> None:
 
 def test_invalid_utf8_inside_a_chunk_raises_instead_of_being_replaced() -> None:
     parser = SSEParser()
-    with pytest.raises(UnicodeDecodeError):
+    with pytest.raises(WireFormatError, match=r"not valid UTF-8"):
         parser.feed(b"data: \xff\xfe\n\n")
 
 
@@ -96,3 +97,18 @@ def test_many_cut_characters_in_a_row_decode_like_the_whole_stream() -> None:
     assert [e.data for e in whole] == [f"{'é✓😀' * (i % 5 + 1)} {i}" for i in range(60)]
     for size in (2, 3, 5, 11, 13, 97):
         assert parse_in_pieces(raw, size) == whole, size
+
+
+def test_a_line_longer_than_max_line_is_refused_with_the_limit_named() -> None:
+    parser = SSEParser(max_line=100)
+    parser.feed(b"data: " + b"x" * 60)
+    with pytest.raises(SSELineTooLongError, match="line limit of 100") as info:
+        parser.feed(b"y" * 60)
+    assert info.value.limit == 100
+
+
+def test_a_long_line_fed_in_pieces_is_joined_once_and_exactly() -> None:
+    payload = "".join(chr(0x41 + i % 26) for i in range(200_000))
+    raw = ("data: " + payload + "\r\n\r\n").encode()
+    assert parse_in_pieces(raw, 4096) == [SSEEvent(payload)]
+    assert parse_in_pieces(raw, 1)[-1:] == [SSEEvent(payload)]

@@ -1,0 +1,118 @@
+"""Every client against a server that misbehaves on purpose (issue #16).
+
+Each case of :mod:`lunos_integrations.testing.hostile` runs against ChatLunos (both routes;
+invoke, ainvoke, stream, astream) and LunosLLM (both routes; chat, stream_chat), with
+``timeout=2`` and ``max_retries=1``, all twelve clients of a case in parallel threads. The
+contract: a typed error (a ``LunosError``, which the framework variants also are) or, where
+the answer really is complete, the answer, within the documented bound of
+``(max_retries + 1) x timeout + backoff`` = 4.5 s (3 s of slack: twelve calls at once on a
+shared two-core machine);
+nothing hangs, nothing untyped escapes. ``max_response_bytes`` is 8 MiB here so the size
+cases stay cheap; ``benchmarks/hostile.py`` runs the same cases at the default limit and
+measures memory.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from benchmarks.hostile import BOUND, CLIENTS, SLACK, Outcome, run_case, run_one
+from lunos_integrations.testing.hostile import CASES, HostileServer, gzip_bomb
+
+LIMIT = 8 * 1024 * 1024
+
+#: The error every client must raise per case (LangChain's variants carry the same words).
+#: A bomb or an endless line made of comments is no progress either, so under load a stream
+#: may hit its idle timeout before the size limit; both are right. A 200 MB Content-Length
+#: above the limit is refused before any of it is read.
+EXPECTED_KIND: dict[str, tuple[str, ...]] = {
+    "trickle_headers": ("Timeout",),
+    "trickle_body": ("Timeout",),
+    "huge_slow_body": ("Timeout", "ResponseTooLarge"),
+    "comment_flood": ("Timeout",),
+    "empty_choices_flood": ("Timeout",),
+    "gzip_bomb": ("ResponseTooLarge", "Timeout"),
+    "huge_line": ("ResponseTooLarge", "Timeout"),
+    "corrupt_gzip": ("ResponseValidation",),
+    "deep_nesting": ("ResponseValidation",),
+    "deep_error_body": ("InternalServer", "LunosAPIError"),  # LangChain names it so
+}
+
+
+def _explain(rows: list[Outcome]) -> str:
+    return "\n".join(
+        f"{r.client}: {r.outcome} in {r.seconds:.2f} s ({r.detail})" for r in rows if not r.passed
+    )
+
+
+@pytest.mark.timeout(60)
+@pytest.mark.parametrize("case", sorted(CASES))
+def test_every_client_ends_typed_and_in_time(case: str) -> None:
+    rows = run_case(case, CLIENTS, LIMIT, parallel=True)
+    assert len(rows) == len(CLIENTS)
+    bad = [r for r in rows if not r.passed]
+    assert not bad, _explain(bad)
+    kinds = EXPECTED_KIND.get(case)
+    if kinds is not None:
+        for r in rows:
+            assert any(k in r.outcome for k in kinds), (r.client, r.outcome, r.detail)
+
+
+@pytest.mark.timeout(30)
+def test_a_finished_stream_returns_at_once_although_the_body_stays_open() -> None:
+    rows = run_case(
+        "open_after_terminator",
+        ["ChatLunos:chat_completions:stream", "ChatLunos:messages:astream"],
+        LIMIT,
+        parallel=False,
+    )
+    for r in rows:
+        assert r.outcome == "ok" and r.detail == "Hi", r
+        assert r.seconds < 1.0, r  # the drain is bounded to 0.1 s, not by the 2 s timeout
+
+
+@pytest.mark.timeout(30)
+def test_a_header_timeout_is_retried_once_and_then_raised() -> None:
+    with HostileServer("trickle_headers", lifetime=20) as server:
+        row = run_one(
+            "trickle_headers", "ChatLunos:chat_completions:invoke", server.base_url, LIMIT
+        )
+        assert server.requests == 2  # max_retries=1: two attempts, each cut at 2 s
+    assert "Timeout" in row.outcome and 4.0 <= row.seconds <= BOUND + SLACK, row
+
+
+@pytest.mark.timeout(30)
+def test_the_size_error_names_the_limit_and_how_to_raise_it() -> None:
+    rows = run_case("gzip_bomb", ["ChatLunos:chat_completions:invoke"], LIMIT, parallel=False)
+    assert rows[0].outcome == "ResponseTooLargeError", rows[0]
+    assert f"max_response_bytes={LIMIT:,}" in rows[0].message
+    assert "raise max_response_bytes" in rows[0].message
+
+
+def test_the_gzip_bomb_really_inflates_to_what_it_claims() -> None:
+    import zlib
+
+    body = gzip_bomb(4 * LIMIT)
+    assert len(body) < LIMIT // 100
+    assert len(zlib.decompress(body, 31)) == 4 * LIMIT
+
+
+@pytest.mark.parametrize(
+    "factory",
+    [
+        "lunos_integrations.langchain:ChatLunos",
+        "lunos_integrations.langchain:LunosEmbeddings",
+        "lunos_integrations.llama_index:LunosLLM",
+        "lunos_integrations.llama_index:LunosEmbedding",
+    ],
+)
+def test_every_adapter_hands_max_response_bytes_to_its_client(factory: str) -> None:
+    import importlib
+
+    from lunos_integrations.client import client_from_settings
+
+    module, name = factory.split(":")
+    cls = getattr(importlib.import_module(module), name)
+    extra = {"model": "openai/gpt-4o"} if name == "ChatLunos" else {}
+    adapter = cls(api_key="sk-test", max_response_bytes=1234, **extra)
+    assert client_from_settings(adapter).config.max_response_bytes == 1234
