@@ -9,16 +9,13 @@ import pytest
 
 @pytest.fixture(autouse=True)
 def _fresh_catalog_state() -> Iterator[None]:
-    """Each test starts with an empty model-catalog cache and fresh warn-once state.
+    """Each test starts with an empty model-catalog cache and fresh learned / warned state.
 
     The catalog cache is per base URL and lives for the process (as it should in
     production); tests use many short-lived servers, some on reused ports.
     """
     from lunos_integrations.catalog import clear_catalog_cache
-    from lunos_integrations.catalog.gating import reset_warnings
 
-    clear_catalog_cache()
-    reset_warnings()
+    clear_catalog_cache()  # also forgets what the shared catalogs learned and warned
     yield
     clear_catalog_cache()
-    reset_warnings()

@@ -24,9 +24,11 @@ from langchain_core.utils.function_calling import convert_to_openai_tool
 from pydantic import AliasChoices, ConfigDict, Field, PrivateAttr, SecretStr, model_validator
 from typing_extensions import Self
 
+from ..catalog import shared_catalog
 from ..client import LunosClient, check_api, client_from_settings
 from ..config import resolve_config
 from ..errors import LunosError, LunosInputError
+from ..parameters import gate_mode
 from ..wire.types import OPTION_FIELDS, ChatRequest, ResponseFormat
 from .errors import to_langchain_error
 from .messages_in import convert_messages
@@ -124,9 +126,12 @@ class ChatLunos(BaseChatModel):
     stream_idle_timeout: float | None = None
     max_connections: int | None = None
     """Cap on open connections in the shared pool (default 1000)."""
-    gate_parameters: bool = True
-    """Drop (with a one-time warning) optional parameters the catalog says the model does
-    not support, instead of letting Lunos reject the request with a 400."""
+    gate_parameters: Literal["learn", "catalog"] | bool = "learn"
+    """What to do about parameters a model does not support. ``"learn"`` (default): send
+    what was set; when Lunos answers a 400 naming an unsupported parameter, drop it, retry
+    once and warn once (remembered per model in this process). ``"catalog"``: also drop
+    up front what the catalog's ``supportedParameters`` does not list. ``False``: send
+    everything and raise ``UnsupportedParameterError``. ``True`` = ``"learn"``."""
     streaming: bool = False
     stream_usage: bool = True
     """Ask for usage in streams (``stream_options.include_usage``); on by default."""
@@ -149,6 +154,7 @@ class ChatLunos(BaseChatModel):
     def _validate_lunos(self) -> Self:
         """Fail at construction (not on first call) for a bad key, URL or parameter."""
         check_api(self.api)
+        gate_mode(self.gate_parameters)
         overlap = sorted(set(self.model_kwargs) & set(type(self).model_fields))
         if overlap:
             raise LunosInputError(
@@ -189,7 +195,10 @@ class ChatLunos(BaseChatModel):
         client = self._client
         if client is None:
             client = self._client = client_from_settings(
-                self, http_client=self.http_client, http_async_client=self.http_async_client
+                self,
+                http_client=self.http_client,
+                http_async_client=self.http_async_client,
+                catalog=shared_catalog,
             )
         return client
 

@@ -15,12 +15,13 @@ import asyncio
 import contextvars
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any
+from typing import Any, Literal
 
 from langchain_core.embeddings import Embeddings
 from langchain_core.utils import from_env, secret_from_env
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, SecretStr
 
+from ..catalog import shared_catalog
 from ..client import LunosClient, client_from_settings
 from ..config import API_KEY_ENV, APP_ID_ENV, BASE_URL_ENV, DEFAULT_BASE_URL
 from ..errors import LunosInputError
@@ -70,7 +71,7 @@ class LunosEmbeddings(BaseModel, Embeddings):
     max_retries: int | None = None
     extra_body: dict[str, Any] | None = None
     """Extra JSON fields merged into every request body, sent verbatim."""
-    gate_parameters: bool = True
+    gate_parameters: Literal["learn", "catalog"] | bool = "learn"
     """Kept for symmetry with the chat models (embedding requests carry no gated parameters)."""
 
     _client: LunosClient | None = PrivateAttr(default=None)
@@ -93,7 +94,7 @@ class LunosEmbeddings(BaseModel, Embeddings):
         self._client = self._build_client()  # no I/O; a missing key fails here, not later
 
     def _build_client(self) -> LunosClient:
-        return client_from_settings(self)
+        return client_from_settings(self, catalog=shared_catalog)
 
     @property
     def client(self) -> LunosClient:

@@ -17,6 +17,7 @@ from typing import Any
 from llama_index.core.base.embeddings.base import BaseEmbedding, Embedding
 from pydantic import Field, PrivateAttr, SecretStr
 
+from ..catalog import shared_catalog
 from ..client import LunosClient, client_from_settings
 from ..config import APP_ID_ENV, BASE_URL_ENV, DEFAULT_BASE_URL
 from ..errors import APIResponseValidationError, LunosInputError
@@ -72,7 +73,7 @@ class LunosEmbedding(BaseEmbedding):
         if not self.model_name or not self.model_name.strip():
             raise LunosInputError("model_name must be a non-empty model id", param="model_name")
         # Resolves LUNOS_API_KEY now: a missing key fails at construction. No I/O happens.
-        self._client = client_from_settings(self)
+        self._client = client_from_settings(self, catalog=shared_catalog)
         if self.api_key is None:
             self.api_key = self._client.config.api_key
 

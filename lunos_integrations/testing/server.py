@@ -112,6 +112,10 @@ class LocalLunosServer:
         port: 0 picks a free port.
         models: replacement catalog (defaults to :func:`catalog.default_models`).
         balance: value reported by ``GET /v1/balance``.
+        catalog_profile: how ``/v1/models`` and parameter rejections behave
+            (:data:`catalog.CATALOG_PROFILES`: ``"full"``, ``"documented"``, ``"strict"``,
+            ``"none"``, ``"slow"``, ``"unauthorized"``).
+        catalog_delay: seconds the ``"slow"`` profile takes to answer ``/v1/models``.
     """
 
     def __init__(
@@ -126,6 +130,8 @@ class LocalLunosServer:
         *,
         models: Sequence[Mapping[str, Any]] | None = None,
         balance: float = 10.5,
+        catalog_profile: catalog_mod.CatalogProfile = "full",
+        catalog_delay: float = 2.0,
     ) -> None:
         self._request_ids = itertools.count(1)
         if not _is_loopback(host):
@@ -141,6 +147,8 @@ class LocalLunosServer:
             strict_parameters=strict_parameters,
             models=catalog_mod.default_models() if models is None else models,
             balance=balance,
+            catalog_profile=catalog_profile,
+            catalog_delay=catalog_delay,
         )
         self.script = Script()
         self._records: list[RecordedRequest] = []
@@ -398,6 +406,7 @@ class LocalLunosServer:
         self._record(request, action)
         keep_alive = request.keep_alive
         delay = action.delay if action is not None else 0.0
+        delay += self.router.catalog_delay_for(request)
         if isinstance(action, Delay):
             delay += action.seconds
         try:
