@@ -31,16 +31,25 @@ __all__ = ["cache_prices", "compute_cost"]
 _PER = 1_000_000.0
 _CACHE_READ_KEYS = ("cacheRead", "cache_read", "inputCacheRead", "input_cache_read")
 _CACHE_WRITE_KEYS = ("cacheWrite", "cache_write", "inputCacheWrite", "input_cache_write")
+_LITELLM_CACHE: dict[tuple[str, ...], str] = {
+    _CACHE_READ_KEYS: "cache_read_input_token_cost",
+    _CACHE_WRITE_KEYS: "cache_creation_input_token_cost",
+}
 
 
 def _raw_price(info: ModelInfo, keys: tuple[str, ...]) -> float | None:
     prices: Any = info.raw.get("pricePerMillionTokens") or info.raw.get("pricing")
     if not isinstance(prices, dict):
-        return None
+        prices = {}
+    # OpenRouter-style ``pricing`` ({prompt, completion, input_cache_read ...}) is per token.
+    scale = _PER if "pricePerMillionTokens" not in info.raw and "prompt" in prices else 1.0
     for key in keys:
         value = to_float(prices.get(key))
         if value is not None:
-            return value * (100.0 - info.discount_percentage) / 100.0
+            return value * scale * (100.0 - info.discount_percentage) / 100.0
+    per_token = to_float(info.raw.get(_LITELLM_CACHE.get(keys, "")))
+    if per_token is not None:  # LiteLLM: cache_read_input_token_cost, USD per token
+        return per_token * _PER * (100.0 - info.discount_percentage) / 100.0
     return None
 
 
