@@ -331,7 +331,10 @@ _TABLE: dict[str, dict[str, int]] = {}
 def _results_table() -> Iterator[None]:
     yield
     if _TABLE:
-        print("\n| profile | cases | same as full | not compared (the server rejected a parameter the flow needs) |")
+        print(
+            "\n| profile | cases | same as full "
+            "| not compared (the server rejected a parameter the flow needs) |"
+        )
         print("|---|---|---|---|")
         for profile in CATALOG_PROFILES:
             row = _TABLE.get(profile, {})
