@@ -279,9 +279,15 @@ class LunosClient:
         return result
 
     def _warm(self) -> None:
-        """Start the catalog fetch alongside the request (never waits for it)."""
+        """Start the catalog fetch alongside the request (never waits for it).
+
+        The connection pool is built first (a no-op after the first call): building it
+        imports and configures httpx, and a catalog thread started before that would beat
+        the prompt to the wire.
+        """
         if self.catalog is not None:
             with contextlib.suppress(Exception):  # the catalog must never break a call
+                _ = self.transport.sync_client
                 self.catalog.warm(self)
 
     async def _awarm(self) -> None:

@@ -214,10 +214,11 @@ class CatalogCache:
             self._report(key)
         return entry.models
 
-    def start(self, client: LunosClient) -> None:
+    def start(self, client: LunosClient, delay: float = 0.0) -> None:
         """Fetch in a daemon thread unless the catalog is fresh or already being fetched.
 
         Returns at once: this is what a call does instead of waiting for the catalog.
+        ``delay`` lets the call's own request go on the wire first.
         """
         key = client.config.base_url
         if self._fresh(key) is not None:
@@ -229,6 +230,8 @@ class CatalogCache:
 
         def run() -> None:
             try:
+                if delay > 0:
+                    time.sleep(delay)
                 self.get(client, quiet=True)
             finally:
                 with self._lock:
@@ -262,7 +265,9 @@ class CatalogCache:
             self._report(key)
         return entry.models
 
-    def astart(self, client: LunosClient) -> asyncio.Task[ModelIndex | None] | None:
+    def astart(
+        self, client: LunosClient, delay: float = 0.0
+    ) -> asyncio.Task[ModelIndex | None] | None:
         """Schedule (or join) the fetch task of the running loop; never awaits it."""
         key = client.config.base_url
         if self._fresh(key) is not None:
@@ -274,7 +279,7 @@ class CatalogCache:
                 tasks = self._tasks[loop] = {}
             task = tasks.get(key)
             if task is None:
-                task = loop.create_task(self._afetch(client, key))
+                task = loop.create_task(self._afetch(client, key, delay))
                 tasks[key] = task
                 task.add_done_callback(_forget(tasks, key))
         return task
@@ -286,7 +291,9 @@ class CatalogCache:
         if task is not None and timeout > 0:
             await asyncio.wait({task}, timeout=timeout)
 
-    async def _afetch(self, client: LunosClient, key: str) -> ModelIndex | None:
+    async def _afetch(self, client: LunosClient, key: str, delay: float = 0.0) -> ModelIndex | None:
+        if delay > 0:
+            await asyncio.sleep(delay)
         entry = self._fresh(key)
         if entry is not None:
             return entry.models

@@ -11,6 +11,8 @@ rejected parameters private to that client).
 Timing rules (why the first call is as fast as a plain OpenAI client):
 
 * a call *starts* the fetch (:meth:`ModelCatalog.warm`) and sends its request at once;
+  the fetch itself begins :attr:`~ModelCatalog.warm_delay` (10 ms) later, so the prompt
+  is the first request on the wire;
 * after the reply, pricing waits for a fetch still in flight at most :attr:`price_wait`
   seconds (default 50 ms): long enough for a fetch that started with the call to land on
   any reasonable network, short enough not to matter. A catalog that is slower, down or
@@ -41,6 +43,8 @@ __all__ = ["DEFAULT_PRICE_WAIT", "ModelCatalog", "shared_catalog"]
 
 #: Seconds pricing may wait after a reply for a catalog fetch that is still in flight.
 DEFAULT_PRICE_WAIT = 0.05
+#: Seconds a call's catalog fetch waits before starting, so the prompt is on the wire first.
+DEFAULT_WARM_DELAY = 0.01
 
 
 class ModelCatalog:
@@ -53,6 +57,7 @@ class ModelCatalog:
         cache: CatalogCache | None = None,
         parameters: ParameterMemory | None = None,
         price_wait: float = DEFAULT_PRICE_WAIT,
+        warm_delay: float = DEFAULT_WARM_DELAY,
     ) -> None:
         #: The base URL this catalog describes.
         self.key = key
@@ -61,6 +66,8 @@ class ModelCatalog:
         self.parameters = parameters if parameters is not None else ParameterMemory()
         #: Bound on the wait for an in-flight fetch when pricing a finished call.
         self.price_wait = price_wait
+        #: Head start given to the call's own request before the catalog fetch begins.
+        self.warm_delay = warm_delay
         self._warned: set[tuple[str, str]] = set()
         self._warned_lock = threading.Lock()
 
@@ -96,10 +103,10 @@ class ModelCatalog:
     # ------------------------------------------------------------------ ModelFacts
 
     def warm(self, client: LunosClient) -> None:
-        self.cache.start(client)
+        self.cache.start(client, self.warm_delay)
 
     async def awarm(self, client: LunosClient) -> None:
-        self.cache.astart(client)
+        self.cache.astart(client, self.warm_delay)
 
     def price(self, client: LunosClient, model: str, usage: Usage) -> float | None:
         try:
@@ -113,8 +120,6 @@ class ModelCatalog:
         try:
             if self.peek(model) is None:
                 await self.cache.await_fetch(self.key, self.price_wait)
-                if self.peek(model) is None:  # a sync caller may be fetching in a thread
-                    self.cache.wait(self.key, 0.0)
             return compute_cost(self.peek(model), usage)
         except Exception:
             return None
