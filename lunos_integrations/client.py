@@ -65,6 +65,10 @@ _MESSAGES_HEADERS = {"anthropic-version": ANTHROPIC_VERSION}
 CatalogSetting = ModelFacts | Callable[[LunosConfig], ModelFacts] | None
 
 
+def _noop() -> None:
+    pass
+
+
 def _check_request(request: ChatRequest) -> None:
     """Reject, naming the parameter, values Lunos can only refuse, before any round trip.
 
@@ -278,22 +282,22 @@ class LunosClient:
         result.request_id = response.request_id
         return result
 
-    def _warm(self) -> None:
+    def _warm(self) -> Callable[[], None]:
         """Start the catalog fetch alongside the request (never waits for it).
 
-        The connection pool is built first (a no-op after the first call): building it
-        imports and configures httpx, and a catalog thread started before that would beat
-        the prompt to the wire.
+        Returns the signal to give once the reply has begun: the fetch waits for it (at
+        most the catalog's head start), so the prompt is the first request on the wire.
         """
         if self.catalog is not None:
             with contextlib.suppress(Exception):  # the catalog must never break a call
-                _ = self.transport.sync_client
-                self.catalog.warm(self)
+                return self.catalog.warm(self)
+        return _noop
 
-    async def _awarm(self) -> None:
+    async def _awarm(self) -> Callable[[], None]:
         if self.catalog is not None:
             with contextlib.suppress(Exception):
-                await self.catalog.awarm(self)
+                return await self.catalog.awarm(self)
+        return _noop
 
     def _price_usage(self, model: str, usage: Usage) -> None:
         """Fill ``usage.cost`` from the catalog when the server did not report it."""
@@ -384,7 +388,7 @@ class LunosClient:
         path, base = self._route(api)
         request.stream = False
         request, body = self._prepare(request, api)
-        self._warm()
+        replied = self._warm()
         while True:
             try:
                 response = self.transport.request(
@@ -392,6 +396,7 @@ class LunosClient:
                 )
                 break
             except APIStatusError as exc:
+                replied()
                 resend = self._rejection(request, body, api, exc)
                 if resend is not None:
                     request, body = resend
@@ -400,6 +405,7 @@ class LunosClient:
                 if retry is None:
                     raise
                 return self.chat(retry, api=api, headers=headers)
+        replied()
         result = self._decode_result(api, response)
         if result.usage is not None:
             self._price_usage(request.model, result.usage)
@@ -416,7 +422,7 @@ class LunosClient:
         path, base = self._route(api)
         request.stream = False
         request, body = await self._aprepare(request, api)
-        await self._awarm()
+        replied = await self._awarm()
         while True:
             try:
                 response = await self.transport.arequest(
@@ -424,6 +430,7 @@ class LunosClient:
                 )
                 break
             except APIStatusError as exc:
+                replied()
                 resend = self._rejection(request, body, api, exc)
                 if resend is not None:
                     request, body = resend
@@ -432,6 +439,7 @@ class LunosClient:
                 if retry is None:
                     raise
                 return await self.achat(retry, api=api, headers=headers)
+        replied()
         result = self._decode_result(api, response)
         if result.usage is not None:
             await self._aprice_usage(request.model, result.usage)
@@ -459,7 +467,7 @@ class LunosClient:
         path, base = self._route(api)
         request.stream = True
         request, body = self._prepare(request, api)
-        self._warm()
+        replied = self._warm()
         while True:
             session = self._stream_session(request, api)
             events = self.transport.stream(
@@ -470,6 +478,7 @@ class LunosClient:
             )
             try:
                 for event in events:
+                    replied()
                     delta = session.on_event(event)
                     if delta is not None:
                         if delta.usage is not None:
@@ -478,6 +487,7 @@ class LunosClient:
                 session.check_complete()
                 return
             except APIStatusError as exc:
+                replied()
                 if session.started:
                     raise
                 resend = self._rejection(request, body, api, exc)
@@ -505,7 +515,7 @@ class LunosClient:
         path, base = self._route(api)
         request.stream = True
         request, body = await self._aprepare(request, api)
-        await self._awarm()
+        replied = await self._awarm()
         while True:
             session = self._stream_session(request, api)
             events = self.transport.astream(
@@ -516,6 +526,7 @@ class LunosClient:
             )
             try:
                 async for event in events:
+                    replied()
                     delta = session.on_event(event)
                     if delta is not None:
                         if delta.usage is not None:
@@ -524,6 +535,7 @@ class LunosClient:
                 session.check_complete()
                 return
             except APIStatusError as exc:
+                replied()
                 if session.started:
                     raise
                 resend = self._rejection(request, body, api, exc)
@@ -546,8 +558,11 @@ class LunosClient:
 
     def embed(self, request: EmbeddingRequest) -> EmbeddingResult:
         body = embeddings.encode_request(request)
-        self._warm()
-        response = self.transport.request("POST", "/embeddings", body=body)
+        replied = self._warm()
+        try:
+            response = self.transport.request("POST", "/embeddings", body=body)
+        finally:
+            replied()
         result = self._decode_embeddings(response)
         if result.usage is not None:
             self._price_usage(request.model, result.usage)
@@ -556,8 +571,11 @@ class LunosClient:
 
     async def aembed(self, request: EmbeddingRequest) -> EmbeddingResult:
         body = embeddings.encode_request(request)
-        await self._awarm()
-        response = await self.transport.arequest("POST", "/embeddings", body=body)
+        replied = await self._awarm()
+        try:
+            response = await self.transport.arequest("POST", "/embeddings", body=body)
+        finally:
+            replied()
         result = self._decode_embeddings(response)
         if result.usage is not None:
             await self._aprice_usage(request.model, result.usage)

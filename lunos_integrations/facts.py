@@ -8,7 +8,9 @@ the adapters (:func:`lunos_integrations.catalog.shared_catalog`) — and calls n
 
 Contract (the client relies on it):
 
-* nothing here may delay a request: :meth:`warm` / :meth:`awarm` only *start* a fetch;
+* nothing here may delay a request: :meth:`warm` / :meth:`awarm` only *start* a fetch,
+  and return a callable the client calls once its reply has begun (the fetch may wait for
+  it, briefly, so that the prompt is the first request on the wire);
 * :meth:`price` / :meth:`aprice` run after the reply, wait at most a short bound for a
   fetch in flight, return ``None`` when the price is unknown and never raise;
 * :meth:`prefilter` / :meth:`aprefilter` are used only with ``gate_parameters="catalog"``
@@ -18,6 +20,7 @@ Contract (the client relies on it):
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any, Protocol, runtime_checkable
 
 from .parameters import ParameterMemory
@@ -32,10 +35,13 @@ class ModelFacts(Protocol):
 
     parameters: ParameterMemory
 
-    def warm(self, client: Any) -> None:
-        """Start fetching the catalog in the background if it is not fresh; never blocks."""
+    def warm(self, client: Any) -> Callable[[], None]:
+        """Start fetching the catalog in the background if it is not fresh; never blocks.
 
-    async def awarm(self, client: Any) -> None:
+        Returns the "reply has begun" signal.
+        """
+
+    async def awarm(self, client: Any) -> Callable[[], None]:
         """Async :meth:`warm`: schedules a task on the running loop, never awaits it."""
 
     def price(self, client: Any, model: str, usage: Usage) -> float | None:

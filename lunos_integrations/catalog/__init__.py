@@ -84,9 +84,15 @@ def peek_model(client: LunosClient, model: str) -> ModelInfo | None:
     return catalog_of(client).peek(model)
 
 
-def configure_catalog_cache(*, ttl: float | None = None, negative_ttl: float | None = None) -> None:
-    """Change how long catalogs (``ttl``) and failures (``negative_ttl``) are remembered."""
-    for name, value in (("ttl", ttl), ("negative_ttl", negative_ttl)):
+def configure_catalog_cache(
+    *,
+    ttl: float | None = None,
+    negative_ttl: float | None = None,
+    price_wait: float | None = None,
+) -> None:
+    """Change how long catalogs (``ttl``) and failures (``negative_ttl``) are remembered,
+    and how long pricing may wait after a reply for a fetch in flight (``price_wait``)."""
+    for name, value in (("ttl", ttl), ("negative_ttl", negative_ttl), ("price_wait", price_wait)):
         if value is not None and (
             isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0
         ):
@@ -97,6 +103,8 @@ def configure_catalog_cache(*, ttl: float | None = None, negative_ttl: float | N
         CACHE.ttl = float(ttl)
     if negative_ttl is not None:
         CACHE.negative_ttl = float(negative_ttl)
+    if price_wait is not None:
+        CACHE.price_wait = float(price_wait)
 
 
 def clear_catalog_cache() -> None:

@@ -21,6 +21,7 @@ rarely, so it is fetched at most once per TTL per base URL. Why these rules:
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import threading
 import time
 import warnings
@@ -48,6 +49,8 @@ __all__ = [
 DEFAULT_TTL = 600.0
 #: How long a failed fetch is remembered before the next attempt.
 DEFAULT_NEGATIVE_TTL = 60.0
+#: Seconds pricing may wait after a reply for a catalog fetch that is still in flight.
+DEFAULT_PRICE_WAIT = 0.05
 
 ModelIndex = Mapping[str, ModelInfo]
 
@@ -95,9 +98,12 @@ class CatalogCache:
         ttl: float = DEFAULT_TTL,
         negative_ttl: float = DEFAULT_NEGATIVE_TTL,
         clock: Callable[[], float] = time.monotonic,
+        price_wait: float = DEFAULT_PRICE_WAIT,
     ) -> None:
         self.ttl = ttl
         self.negative_ttl = negative_ttl
+        #: Default bound on pricing's wait for a fetch in flight (see ``ModelCatalog``).
+        self.price_wait = price_wait
         self.clock = clock
         self._lock = threading.Lock()
         self._key_locks: dict[str, threading.Lock] = {}
@@ -214,11 +220,14 @@ class CatalogCache:
             self._report(key)
         return entry.models
 
-    def start(self, client: LunosClient, delay: float = 0.0) -> None:
+    def start(
+        self, client: LunosClient, go: threading.Event | None = None, head_start: float = 0.0
+    ) -> None:
         """Fetch in a daemon thread unless the catalog is fresh or already being fetched.
 
-        Returns at once: this is what a call does instead of waiting for the catalog.
-        ``delay`` lets the call's own request go on the wire first.
+        Returns at once: this is what a call does instead of waiting for the catalog. The
+        thread first waits for ``go`` (set by the call once its reply has begun) for at
+        most ``head_start`` seconds, so the call's own request is on the wire first.
         """
         key = client.config.base_url
         if self._fresh(key) is not None:
@@ -230,8 +239,8 @@ class CatalogCache:
 
         def run() -> None:
             try:
-                if delay > 0:
-                    time.sleep(delay)
+                if go is not None and head_start > 0:
+                    go.wait(head_start)
                 self.get(client, quiet=True)
             finally:
                 with self._lock:
@@ -266,9 +275,12 @@ class CatalogCache:
         return entry.models
 
     def astart(
-        self, client: LunosClient, delay: float = 0.0
+        self, client: LunosClient, go: asyncio.Event | None = None, head_start: float = 0.0
     ) -> asyncio.Task[ModelIndex | None] | None:
-        """Schedule (or join) the fetch task of the running loop; never awaits it."""
+        """Schedule (or join) the fetch task of the running loop; never awaits it.
+
+        ``go`` / ``head_start``: as for :meth:`start`.
+        """
         key = client.config.base_url
         if self._fresh(key) is not None:
             return None
@@ -279,7 +291,7 @@ class CatalogCache:
                 tasks = self._tasks[loop] = {}
             task = tasks.get(key)
             if task is None:
-                task = loop.create_task(self._afetch(client, key, delay))
+                task = loop.create_task(self._afetch(client, key, go, head_start))
                 tasks[key] = task
                 task.add_done_callback(_forget(tasks, key))
         return task
@@ -291,9 +303,16 @@ class CatalogCache:
         if task is not None and timeout > 0:
             await asyncio.wait({task}, timeout=timeout)
 
-    async def _afetch(self, client: LunosClient, key: str, delay: float = 0.0) -> ModelIndex | None:
-        if delay > 0:
-            await asyncio.sleep(delay)
+    async def _afetch(
+        self,
+        client: LunosClient,
+        key: str,
+        go: asyncio.Event | None = None,
+        head_start: float = 0.0,
+    ) -> ModelIndex | None:
+        if go is not None and head_start > 0:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(go.wait(), head_start)
         entry = self._fresh(key)
         if entry is not None:
             return entry.models

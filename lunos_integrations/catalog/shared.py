@@ -11,8 +11,9 @@ rejected parameters private to that client).
 Timing rules (why the first call is as fast as a plain OpenAI client):
 
 * a call *starts* the fetch (:meth:`ModelCatalog.warm`) and sends its request at once;
-  the fetch itself begins :attr:`~ModelCatalog.warm_delay` (10 ms) later, so the prompt
-  is the first request on the wire;
+  the fetch itself begins once the call's reply has begun, or after
+  :attr:`~ModelCatalog.head_start` (250 ms) if the reply takes longer, so the prompt is the
+  first request on the wire and a slow answer still overlaps the fetch;
 * after the reply, pricing waits for a fetch still in flight at most :attr:`price_wait`
   seconds (default 50 ms): long enough for a fetch that started with the call to land on
   any reasonable network, short enough not to matter. A catalog that is slower, down or
@@ -22,9 +23,11 @@ Timing rules (why the first call is as fast as a plain OpenAI client):
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import threading
 import warnings
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from ..config import LunosConfig
@@ -39,12 +42,11 @@ from .state import CACHE
 if TYPE_CHECKING:
     from ..client import LunosClient
 
-__all__ = ["DEFAULT_PRICE_WAIT", "ModelCatalog", "shared_catalog"]
+__all__ = ["DEFAULT_HEAD_START", "ModelCatalog", "shared_catalog"]
 
-#: Seconds pricing may wait after a reply for a catalog fetch that is still in flight.
-DEFAULT_PRICE_WAIT = 0.05
-#: Seconds a call's catalog fetch waits before starting, so the prompt is on the wire first.
-DEFAULT_WARM_DELAY = 0.01
+#: Longest a call's catalog fetch waits for the call's reply to begin before it starts
+#: anyway: the prompt goes on the wire first, and a long answer still overlaps the fetch.
+DEFAULT_HEAD_START = 0.25
 
 
 class ModelCatalog:
@@ -56,18 +58,19 @@ class ModelCatalog:
         *,
         cache: CatalogCache | None = None,
         parameters: ParameterMemory | None = None,
-        price_wait: float = DEFAULT_PRICE_WAIT,
-        warm_delay: float = DEFAULT_WARM_DELAY,
+        price_wait: float | None = None,
+        head_start: float = DEFAULT_HEAD_START,
     ) -> None:
         #: The base URL this catalog describes.
         self.key = key
         self.cache = cache if cache is not None else CACHE
         #: Parameters the server rejected, per model (see :mod:`lunos_integrations.parameters`).
         self.parameters = parameters if parameters is not None else ParameterMemory()
-        #: Bound on the wait for an in-flight fetch when pricing a finished call.
+        #: Bound on the wait for an in-flight fetch when pricing a finished call
+        #: (``None``: the cache's ``price_wait``, 50 ms unless configured).
         self.price_wait = price_wait
-        #: Head start given to the call's own request before the catalog fetch begins.
-        self.warm_delay = warm_delay
+        #: Longest head start given to the call's own request before the fetch begins.
+        self.head_start = head_start
         self._warned: set[tuple[str, str]] = set()
         self._warned_lock = threading.Lock()
 
@@ -102,16 +105,23 @@ class ModelCatalog:
 
     # ------------------------------------------------------------------ ModelFacts
 
-    def warm(self, client: LunosClient) -> None:
-        self.cache.start(client, self.warm_delay)
+    def warm(self, client: LunosClient) -> Callable[[], None]:
+        go = threading.Event()
+        self.cache.start(client, go, self.head_start)
+        return go.set
 
-    async def awarm(self, client: LunosClient) -> None:
-        self.cache.astart(client, self.warm_delay)
+    async def awarm(self, client: LunosClient) -> Callable[[], None]:
+        go = asyncio.Event()
+        self.cache.astart(client, go, self.head_start)
+        return go.set
+
+    def _price_wait(self) -> float:
+        return self.cache.price_wait if self.price_wait is None else self.price_wait
 
     def price(self, client: LunosClient, model: str, usage: Usage) -> float | None:
         try:
             if self.peek(model) is None:
-                self.cache.wait(self.key, self.price_wait)
+                self.cache.wait(self.key, self._price_wait())
             return compute_cost(self.peek(model), usage)
         except Exception:  # pricing is best effort
             return None
@@ -119,7 +129,7 @@ class ModelCatalog:
     async def aprice(self, client: LunosClient, model: str, usage: Usage) -> float | None:
         try:
             if self.peek(model) is None:
-                await self.cache.await_fetch(self.key, self.price_wait)
+                await self.cache.await_fetch(self.key, self._price_wait())
             return compute_cost(self.peek(model), usage)
         except Exception:
             return None
