@@ -14,6 +14,7 @@ import threading
 from collections.abc import Sequence
 from types import FrameType
 
+from .catalog import CATALOG_PROFILES
 from .server import LocalLunosServer, _is_loopback
 
 
@@ -27,6 +28,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--api-key", default="sk-lunos-local-test", help="the accepted key")
     parser.add_argument("--no-auth", action="store_true", help="accept requests without a key")
     parser.add_argument("--report-cost", action="store_true", help="add usage.cost to chat")
+    parser.add_argument(
+        "--catalog-profile",
+        choices=CATALOG_PROFILES,
+        default="full",
+        help="how /v1/models and parameter rejections behave (default: full)",
+    )
+    parser.add_argument(
+        "--catalog-delay", type=float, default=2.0, help="seconds the 'slow' catalog takes"
+    )
     args = parser.parse_args(argv)
     if not _is_loopback(args.host):
         parser.error(f"refusing to bind non-loopback host {args.host!r}")
@@ -44,6 +54,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         report_cost=args.report_cost,
         host=args.host,
         port=args.port,
+        catalog_profile=args.catalog_profile,
+        catalog_delay=args.catalog_delay,
     )
     with server:
         print(f"LUNOS_BASE_URL={server.base_url} LUNOS_API_KEY={server.api_key}", flush=True)
