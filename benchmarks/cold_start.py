@@ -65,6 +65,8 @@ def _worker(case: str, mode: str, base_url: str, api_key: str, t0: float) -> dic
     ``"cold"`` times the whole cold start: imports + construction + first call."""
     import asyncio
 
+    from pydantic import SecretStr
+
     is_async = ".a" in case
     if case.startswith("ChatOpenAI"):
         from langchain_openai import ChatOpenAI
@@ -78,7 +80,7 @@ def _worker(case: str, mode: str, base_url: str, api_key: str, t0: float) -> dic
             model=CLAUDE if api == "messages" else MODEL,
             api=api,  # type: ignore[arg-type]
             base_url=base_url,
-            api_key=api_key,
+            api_key=SecretStr(api_key),
             max_retries=0,
         )
     else:
