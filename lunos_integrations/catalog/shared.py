@@ -103,6 +103,10 @@ class ModelCatalog:
         """Whether a fetch has ended (so ``peek`` returning ``None`` is an answer)."""
         return self.cache.known(self.key)
 
+    def available(self) -> bool:
+        """Whether a catalog was fetched successfully (and is remembered)."""
+        return self.cache.peek(self.key) is not None
+
     # ------------------------------------------------------------------ ModelFacts
 
     def warm(self, client: LunosClient) -> Callable[[], None]:

@@ -237,9 +237,9 @@ class LunosLLM(FunctionCallingLLM):
 
     @property
     def metadata(self) -> LLMMetadata:
-        return self._metadata(self.model_info())
+        return self._metadata(self.model_info(), explicit=True)
 
-    def _metadata(self, info: ModelInfo | None) -> LLMMetadata:
+    def _metadata(self, info: ModelInfo | None, explicit: bool = False) -> LLMMetadata:
         # ``info`` is part of the key: metadata built from defaults before the catalog
         # arrived is rebuilt once it has.
         key = (
@@ -254,7 +254,8 @@ class LunosLLM(FunctionCallingLLM):
             return cached[1]
         context = self.context_window or (info.context_window if info else None)
         if context is None:
-            self._warn_default_context()
+            if explicit:  # per-call instrumentation never warns; a reader of metadata does
+                self._warn_default_context()
             context = DEFAULT_CONTEXT_WINDOW
         if self.max_tokens is not None:
             num_output = self.max_tokens
@@ -288,7 +289,12 @@ class LunosLLM(FunctionCallingLLM):
         if cached is None or cached[0] != self.model or self._warned_context == self.model:
             return
         self._warned_context = self.model
-        why = "is not in the catalog" if cached[1] is None else "has no context window listed"
+        if cached[1] is not None:
+            why = "has no context window listed in the catalog"
+        elif catalog_of(self._client).available():
+            why = "is not in the catalog"
+        else:
+            why = "has no catalog entry (the catalog is unavailable)"
         warnings.warn(
             f"Lunos model {self.model!r} {why}; LunosLLM.metadata.context_window assumes "
             f"{DEFAULT_CONTEXT_WINDOW}. Pass context_window=... to set it.",
