@@ -2,14 +2,24 @@
 
 It joins the transport (HTTP) to the wire codecs (JSON) and adds the behaviour that is the
 same whatever framework calls it: choosing the route, the opt-in ``fallback_model`` hop,
-and reporting token usage and cost to any active trackers. ``ChatLunos`` and ``LunosLLM``
-translate their framework's objects to :mod:`lunos_integrations.wire.types` and call this.
+learning which parameters a model rejects (:mod:`.parameters`), and reporting token usage
+and cost to the listeners active in the caller's context (:mod:`.usage_events`).
+``ChatLunos`` and ``LunosLLM`` translate their framework's objects to
+:mod:`lunos_integrations.wire.types` and call this.
 
-It is also usable on its own, for code that wants Lunos without a framework.
+What a client consults besides the server is explicit: the ``catalog`` it was handed
+(:class:`~.facts.ModelFacts`: prices for cost, the learned-parameter memory, the opt-in
+catalog pre-filter). It imports nothing from the catalog or pricing modules, and nothing
+it consults can delay a request: the catalog is fetched concurrently, and only pricing
+after the reply waits for it, briefly.
+
+It is also usable on its own, for code that wants Lunos without a framework; pass
+``catalog=lunos_integrations.catalog.shared_catalog`` for computed costs.
 """
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import json
 from collections.abc import AsyncIterator, Callable, Iterator, Mapping
@@ -18,7 +28,6 @@ from typing import Any, Literal
 import httpx
 from pydantic import SecretStr
 
-from ._forksafe import ForkSafeLock
 from .config import LunosConfig, TimeoutTypes, resolve_config
 from .errors import (
     APIResponseValidationError,
@@ -29,8 +38,21 @@ from .errors import (
     WireFormatError,
     scrub_error,
 )
+from .facts import ModelFacts
+from .parameters import (
+    ESSENTIAL,
+    GateSetting,
+    ParameterMemory,
+    apply_learned,
+    drop_parameter,
+    gate_mode,
+    rejected_parameter,
+    unsupported_error,
+    warn_dropped,
+)
 from .redact import redact_url
 from .transport.http import JSONResponse, StreamEvent, Transport
+from .usage_events import current_listeners
 from .wire import chat_completions, embeddings, messages
 from .wire.types import ChatDelta, ChatRequest, ChatResult, EmbeddingRequest, EmbeddingResult, Usage
 
@@ -40,47 +62,13 @@ APIS: tuple[Api, ...] = ("chat_completions", "messages")
 ANTHROPIC_VERSION = "2023-06-01"
 _MESSAGES_HEADERS = {"anthropic-version": ANTHROPIC_VERSION}
 
-#: Called with every finished call's usage: (model, app_id, usage). Set by usage trackers.
-UsageListener = Callable[[str, "str | None", Usage], None]
-_usage_listeners: list[UsageListener] = []
-#: Fills ``usage.cost`` when the server did not report one (installed by the catalog module).
-CostEstimator = Callable[["LunosClient", str, Usage], "float | None"]
-_cost_estimator: list[CostEstimator] = []
-#: False until the default estimator (catalog prices, :mod:`.pricing`) has been considered.
-_estimator_resolved: list[bool] = [False]
-_estimator_lock = ForkSafeLock()
+#: A catalog for the client, or a factory building one from the resolved configuration
+#: (e.g. :func:`lunos_integrations.catalog.shared_catalog`).
+CatalogSetting = ModelFacts | Callable[[LunosConfig], ModelFacts] | None
 
 
-def add_usage_listener(listener: UsageListener) -> None:
-    if listener not in _usage_listeners:
-        _usage_listeners.append(listener)
-
-
-def set_cost_estimator(estimator: CostEstimator | None) -> None:
-    """Replace the cost hook; ``None`` disables computed costs (server costs still pass)."""
-    _estimator_resolved[0] = True
-    _cost_estimator.clear()
-    if estimator is not None:
-        _cost_estimator.append(estimator)
-
-
-def _current_cost_estimator() -> CostEstimator | None:
-    """The cost hook, installing the catalog-price default on first need.
-
-    Lazy so that ``import lunos_integrations`` stays light, yet computed costs work even
-    for users who never import the catalog or pricing modules themselves.
-    """
-    if not _estimator_resolved[0]:
-        # Locked, and the flag set only once the default is installed: concurrent first
-        # calls (e.g. ``batch``) must not see "resolved" with no estimator yet and go unpriced.
-        with _estimator_lock:
-            if not _estimator_resolved[0]:
-                if not _cost_estimator:
-                    from .pricing import estimate_call_cost
-
-                    _cost_estimator.append(estimate_call_cost)
-                _estimator_resolved[0] = True
-    return _cost_estimator[0] if _cost_estimator else None
+def _noop() -> None:
+    pass
 
 
 def _check_request(request: ChatRequest) -> None:
@@ -126,9 +114,10 @@ def _is_model_unavailable(error: APIStatusError) -> bool:
 class _StreamSession:
     """Per-stream bookkeeping shared by :meth:`LunosClient.stream_chat` and its async twin.
 
-    Attaches the request id to the first delta, prices usage as it arrives (so the chunk
-    that carries usage also carries its cost) and reports it to usage listeners exactly
-    once, and refuses to call a stream complete when it never said why it stopped.
+    Attaches the request id to the first delta, keeps the usage (the client prices it as it
+    arrives, so the chunk that carries usage also carries its cost) and reports it to usage
+    listeners exactly once, and refuses to call a stream complete when it never said why
+    it stopped.
     """
 
     __slots__ = ("_client", "_decode", "finished", "request", "request_id", "started", "usage")
@@ -164,7 +153,6 @@ class _StreamSession:
             self.finished = True
         if delta.usage is not None:
             self.usage = delta.usage
-            self._client._price_usage(self.request.model, delta.usage)
         return delta
 
     def check_complete(self) -> None:
@@ -209,7 +197,9 @@ class LunosClient:
         http_client: httpx.Client | None = None,
         http_async_client: httpx.AsyncClient | None = None,
         config: LunosConfig | None = None,
-        gate_parameters: bool = True,
+        gate_parameters: GateSetting = "learn",
+        catalog: CatalogSetting = None,
+        parameter_memory: ParameterMemory | None = None,
     ) -> None:
         if config is None:
             config = resolve_config(
@@ -225,8 +215,18 @@ class LunosClient:
                 max_response_bytes=max_response_bytes,
             )
         self.config = config
-        #: Drop optional parameters the model's catalog entry does not list (catalog.gating).
+        #: ``"learn"`` (drop what the server rejects, see :mod:`.parameters`), ``"catalog"``
+        #: (also pre-filter by the catalog's lists) or ``False`` (send all, raise).
         self.gate_parameters = gate_parameters
+        self.gate_mode = gate_mode(gate_parameters)
+        if catalog is not None and not isinstance(catalog, ModelFacts):
+            catalog = catalog(config)  # a factory, e.g. shared_catalog
+        #: The model catalog this client consults (prices, learned parameters), or None.
+        self.catalog: ModelFacts | None = catalog
+        if parameter_memory is None:
+            parameter_memory = self.catalog.parameters if self.catalog else ParameterMemory()
+        #: Parameters the server rejected, per model (shared with the catalog by default).
+        self.parameters = parameter_memory
         self.transport = Transport(
             config, http_client=http_client, http_async_client=http_async_client
         )
@@ -292,57 +292,94 @@ class LunosClient:
         result.request_id = response.request_id
         return result
 
+    def _warm(self) -> Callable[[], None]:
+        """Start the catalog fetch alongside the request (never waits for it).
+
+        Returns the signal to give once the reply has begun: the fetch waits for it (at
+        most the catalog's head start), so the prompt is the first request on the wire.
+        """
+        if self.catalog is not None:
+            with contextlib.suppress(Exception):  # the catalog must never break a call
+                return self.catalog.warm(self)
+        return _noop
+
+    async def _awarm(self) -> Callable[[], None]:
+        if self.catalog is not None:
+            with contextlib.suppress(Exception):
+                return await self.catalog.awarm(self)
+        return _noop
+
     def _price_usage(self, model: str, usage: Usage) -> None:
         """Fill ``usage.cost`` from the catalog when the server did not report it."""
-        if usage.cost is None:
-            estimator = _current_cost_estimator()
-            if estimator is not None:
-                usage.cost = estimator(self, model, usage)
+        if usage.cost is None and self.catalog is not None:
+            try:
+                usage.cost = self.catalog.price(self, model, usage)
+            except Exception:  # pricing is best effort; a finished call must not fail here
+                usage.cost = None
+
+    async def _aprice_usage(self, model: str, usage: Usage) -> None:
+        if usage.cost is None and self.catalog is not None:
+            try:
+                usage.cost = await self.catalog.aprice(self, model, usage)
+            except Exception:
+                usage.cost = None
 
     def _report_usage(self, model: str, usage: Usage) -> None:
-        for listener in tuple(_usage_listeners):
+        for listener in current_listeners():
             listener(model, self.config.app_id, usage)
 
-    def _finish_usage(self, model: str, usage: Usage | None) -> None:
-        if usage is None:
-            return
-        self._price_usage(model, usage)
-        self._report_usage(model, usage)
-
-    def _gate(self, request: ChatRequest, api: Api) -> ChatRequest:
-        """Drop parameters the model does not support (see :mod:`.catalog.gating`)."""
-        if not self.gate_parameters:
+    def _learned(self, request: ChatRequest, api: Api) -> ChatRequest:
+        if self.gate_mode == "off":
             return request
-        from .catalog.gating import gate_request
-
-        return gate_request(self, request, api)
-
-    async def _agate(self, request: ChatRequest, api: Api) -> ChatRequest:
-        """Async :meth:`_gate`; also warms the catalog so pricing never blocks the loop."""
-        if not self.gate_parameters:
-            from .catalog import alookup_model
-
-            await alookup_model(self, request.model)
-            return request
-        from .catalog.gating import agate_request
-
-        return await agate_request(self, request, api)
+        return apply_learned(request, api, self.parameters.rejected(request.model))
 
     def _prepare(self, request: ChatRequest, api: Api) -> tuple[ChatRequest, dict[str, Any]]:
-        """Encode (which validates), then gate: the request and body to send.
+        """Encode (which validates), then drop learned rejections: the request and body.
 
-        Encoding first rejects bad input before any I/O, including the catalog fetch that
-        gating may do; the body is encoded again only when gating changed the request.
+        Encoding first rejects bad input before any I/O. Only ``gate_parameters="catalog"``
+        consults the catalog here (and may wait for it); the body is encoded again only
+        when something was dropped.
         """
         body = self.encode(request, api)
-        gated = self._gate(request, api)
-        return (gated, body) if gated is request else (gated, self.encode(gated, api))
+        sent = self._learned(request, api)
+        if self.gate_mode == "catalog" and self.catalog is not None:
+            sent = self.catalog.prefilter(self, sent, api)
+        return (sent, body) if sent is request else (sent, self.encode(sent, api))
 
     async def _aprepare(self, request: ChatRequest, api: Api) -> tuple[ChatRequest, dict[str, Any]]:
         """Async :meth:`_prepare`."""
         body = self.encode(request, api)
-        gated = await self._agate(request, api)
-        return (gated, body) if gated is request else (gated, self.encode(gated, api))
+        sent = self._learned(request, api)
+        if self.gate_mode == "catalog" and self.catalog is not None:
+            sent = await self.catalog.aprefilter(self, sent, api)
+        return (sent, body) if sent is request else (sent, self.encode(sent, api))
+
+    def _rejection(
+        self, request: ChatRequest, body: dict[str, Any], api: Api, error: APIStatusError
+    ) -> tuple[ChatRequest, dict[str, Any]] | None:
+        """After a 400 naming an unsupported parameter: the request to send instead.
+
+        ``None`` when the error is not such a 400 (the caller re-raises it untouched).
+        Raises :class:`~.errors.UnsupportedParameterError` when the parameter may not be
+        dropped (``gate_parameters=False``, ``tools``, ``response_format``, ``extra_body``).
+        Each retry removes a key from the body, so a call ends after at most one retry per
+        rejected parameter.
+        """
+        key = rejected_parameter(error, body)
+        if key is None:
+            return None
+        dropped = None
+        if self.gate_mode != "off":
+            dropped = drop_parameter(request, api, key, frozenset(request.extra_body or ()))
+        if dropped is None:
+            if key in ESSENTIAL and self.gate_mode != "off":
+                # not dropped (raised), but remembered so callers can choose another way
+                # (e.g. structured output by function calling instead of response_format)
+                self.parameters.learn(request.model, key)
+            raise unsupported_error(error, key, request.model) from error
+        if self.parameters.learn(request.model, key):
+            warn_dropped(request.model, key, error, stacklevel=5)
+        return dropped, self.encode(dropped, api)
 
     def _fallback(self, request: ChatRequest, error: APIStatusError) -> ChatRequest | None:
         fallback = request.fallback_model
@@ -361,17 +398,28 @@ class LunosClient:
         path, base = self._route(api)
         request.stream = False
         request, body = self._prepare(request, api)
-        try:
-            response = self.transport.request(
-                "POST", path, body=body, headers=self._headers(base, headers)
-            )
-        except APIStatusError as exc:
-            retry = self._fallback(request, exc)
-            if retry is None:
-                raise
-            return self.chat(retry, api=api, headers=headers)
+        replied = self._warm()
+        while True:
+            try:
+                response = self.transport.request(
+                    "POST", path, body=body, headers=self._headers(base, headers)
+                )
+                break
+            except APIStatusError as exc:
+                replied()
+                resend = self._rejection(request, body, api, exc)
+                if resend is not None:
+                    request, body = resend
+                    continue
+                retry = self._fallback(request, exc)
+                if retry is None:
+                    raise
+                return self.chat(retry, api=api, headers=headers)
+        replied()
         result = self._decode_result(api, response)
-        self._finish_usage(request.model, result.usage)
+        if result.usage is not None:
+            self._price_usage(request.model, result.usage)
+            self._report_usage(request.model, result.usage)
         return result
 
     async def achat(
@@ -384,17 +432,28 @@ class LunosClient:
         path, base = self._route(api)
         request.stream = False
         request, body = await self._aprepare(request, api)
-        try:
-            response = await self.transport.arequest(
-                "POST", path, body=body, headers=self._headers(base, headers)
-            )
-        except APIStatusError as exc:
-            retry = self._fallback(request, exc)
-            if retry is None:
-                raise
-            return await self.achat(retry, api=api, headers=headers)
+        replied = await self._awarm()
+        while True:
+            try:
+                response = await self.transport.arequest(
+                    "POST", path, body=body, headers=self._headers(base, headers)
+                )
+                break
+            except APIStatusError as exc:
+                replied()
+                resend = self._rejection(request, body, api, exc)
+                if resend is not None:
+                    request, body = resend
+                    continue
+                retry = self._fallback(request, exc)
+                if retry is None:
+                    raise
+                return await self.achat(retry, api=api, headers=headers)
+        replied()
         result = self._decode_result(api, response)
-        self._finish_usage(request.model, result.usage)
+        if result.usage is not None:
+            await self._aprice_usage(request.model, result.usage)
+            self._report_usage(request.model, result.usage)
         return result
 
     def _stream_decoder(self, api: Api) -> Callable[[StreamEvent], ChatDelta | None]:
@@ -418,29 +477,43 @@ class LunosClient:
         path, base = self._route(api)
         request.stream = True
         request, body = self._prepare(request, api)
-        session = self._stream_session(request, api)
-        events = self.transport.stream(
-            path,
-            body,
-            kind="messages" if api == "messages" else "chat",
-            headers=self._headers(base, headers),
-        )
-        try:
-            for event in events:
-                delta = session.on_event(event)
-                if delta is not None:
-                    yield delta
-            session.check_complete()
-        except APIStatusError as exc:
-            retry = None if session.started else self._fallback(request, exc)
-            if retry is None:
-                raise
-            yield from self.stream_chat(retry, api=api, headers=headers)
-        finally:
+        replied = self._warm()
+        while True:
+            session = self._stream_session(request, api)
+            events = self.transport.stream(
+                path,
+                body,
+                kind="messages" if api == "messages" else "chat",
+                headers=self._headers(base, headers),
+            )
             try:
-                events.close()  # type: ignore[attr-defined]
+                for event in events:
+                    replied()
+                    delta = session.on_event(event)
+                    if delta is not None:
+                        if delta.usage is not None:
+                            self._price_usage(request.model, delta.usage)
+                        yield delta
+                session.check_complete()
+                return
+            except APIStatusError as exc:
+                replied()
+                if session.started:
+                    raise
+                resend = self._rejection(request, body, api, exc)
+                if resend is not None:
+                    request, body = resend
+                    continue
+                retry = self._fallback(request, exc)
+                if retry is None:
+                    raise
+                yield from self.stream_chat(retry, api=api, headers=headers)
+                return
             finally:
-                session.report()
+                try:
+                    events.close()  # type: ignore[attr-defined]
+                finally:
+                    session.report()
 
     async def astream_chat(
         self,
@@ -452,50 +525,71 @@ class LunosClient:
         path, base = self._route(api)
         request.stream = True
         request, body = await self._aprepare(request, api)
-        session = self._stream_session(request, api)
-        events = self.transport.astream(
-            path,
-            body,
-            kind="messages" if api == "messages" else "chat",
-            headers=self._headers(base, headers),
-        )
-        try:
-            async for event in events:
-                delta = session.on_event(event)
-                if delta is not None:
-                    yield delta
-            session.check_complete()
-        except APIStatusError as exc:
-            retry = None if session.started else self._fallback(request, exc)
-            if retry is None:
-                raise
-            async for delta in self.astream_chat(retry, api=api, headers=headers):
-                yield delta
-        finally:
+        replied = await self._awarm()
+        while True:
+            session = self._stream_session(request, api)
+            events = self.transport.astream(
+                path,
+                body,
+                kind="messages" if api == "messages" else "chat",
+                headers=self._headers(base, headers),
+            )
             try:
-                await events.aclose()  # type: ignore[attr-defined]
+                async for event in events:
+                    replied()
+                    delta = session.on_event(event)
+                    if delta is not None:
+                        if delta.usage is not None:
+                            await self._aprice_usage(request.model, delta.usage)
+                        yield delta
+                session.check_complete()
+                return
+            except APIStatusError as exc:
+                replied()
+                if session.started:
+                    raise
+                resend = self._rejection(request, body, api, exc)
+                if resend is not None:
+                    request, body = resend
+                    continue
+                retry = self._fallback(request, exc)
+                if retry is None:
+                    raise
+                async for delta in self.astream_chat(retry, api=api, headers=headers):
+                    yield delta
+                return
             finally:
-                session.report()
+                try:
+                    await events.aclose()  # type: ignore[attr-defined]
+                finally:
+                    session.report()
 
     # ------------------------------------------------------------------ embeddings
 
     def embed(self, request: EmbeddingRequest) -> EmbeddingResult:
-        response = self.transport.request(
-            "POST", "/embeddings", body=embeddings.encode_request(request)
-        )
+        body = embeddings.encode_request(request)
+        replied = self._warm()
+        try:
+            response = self.transport.request("POST", "/embeddings", body=body)
+        finally:
+            replied()
         result = self._decode_embeddings(response)
-        self._finish_usage(request.model, result.usage)
+        if result.usage is not None:
+            self._price_usage(request.model, result.usage)
+            self._report_usage(request.model, result.usage)
         return result
 
     async def aembed(self, request: EmbeddingRequest) -> EmbeddingResult:
-        from .catalog import alookup_model
-
-        await alookup_model(self, request.model)  # warm prices; pricing must not block the loop
-        response = await self.transport.arequest(
-            "POST", "/embeddings", body=embeddings.encode_request(request)
-        )
+        body = embeddings.encode_request(request)
+        replied = await self._awarm()
+        try:
+            response = await self.transport.arequest("POST", "/embeddings", body=body)
+        finally:
+            replied()
         result = self._decode_embeddings(response)
-        self._finish_usage(request.model, result.usage)
+        if result.usage is not None:
+            await self._aprice_usage(request.model, result.usage)
+            self._report_usage(request.model, result.usage)
         return result
 
     def _decode_embeddings(self, response: JSONResponse) -> EmbeddingResult:

@@ -221,6 +221,15 @@ class BadRequestError(APIStatusError):
     hint = "Check the request parameters; the model may not support one of them."
 
 
+class UnsupportedParameterError(BadRequestError):
+    """400: the model does not support a parameter that was sent; ``param`` names it."""
+
+    hint = (
+        "Remove that parameter, or use gate_parameters='learn' (the default) to have it "
+        "dropped automatically where that keeps the answer meaningful."
+    )
+
+
 class AuthenticationError(APIStatusError):
     hint = "Check LUNOS_API_KEY (or the api_key argument): it is missing, invalid or expired."
 

@@ -13,35 +13,43 @@ The rule (documented in the README's cost section, tested against hand-computed 
   output price.
 * A model absent from the catalog, or without an input price, costs ``None`` (unknown),
   never ``0``: a zero would silently under-report spending.
+
+Pure arithmetic on a :class:`~.wire.models.ModelInfo`: which catalog to consult, and how
+long to wait for it, is :class:`lunos_integrations.catalog.ModelCatalog`'s business.
 """
 
 from __future__ import annotations
 
-import asyncio
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from .wire._common import to_float
 from .wire.models import ModelInfo
 from .wire.types import Usage
 
-if TYPE_CHECKING:
-    from .client import LunosClient
-
-__all__ = ["cache_prices", "compute_cost", "estimate_call_cost"]
+__all__ = ["cache_prices", "compute_cost"]
 
 _PER = 1_000_000.0
 _CACHE_READ_KEYS = ("cacheRead", "cache_read", "inputCacheRead", "input_cache_read")
 _CACHE_WRITE_KEYS = ("cacheWrite", "cache_write", "inputCacheWrite", "input_cache_write")
+_LITELLM_CACHE: dict[tuple[str, ...], str] = {
+    _CACHE_READ_KEYS: "cache_read_input_token_cost",
+    _CACHE_WRITE_KEYS: "cache_creation_input_token_cost",
+}
 
 
 def _raw_price(info: ModelInfo, keys: tuple[str, ...]) -> float | None:
     prices: Any = info.raw.get("pricePerMillionTokens") or info.raw.get("pricing")
     if not isinstance(prices, dict):
-        return None
+        prices = {}
+    # OpenRouter-style ``pricing`` ({prompt, completion, input_cache_read ...}) is per token.
+    scale = _PER if "pricePerMillionTokens" not in info.raw and "prompt" in prices else 1.0
     for key in keys:
         value = to_float(prices.get(key))
         if value is not None:
-            return value * (100.0 - info.discount_percentage) / 100.0
+            return value * scale * (100.0 - info.discount_percentage) / 100.0
+    per_token = to_float(info.raw.get(_LITELLM_CACHE.get(keys, "")))
+    if per_token is not None:  # LiteLLM: cache_read_input_token_cost, USD per token
+        return per_token * _PER * (100.0 - info.discount_percentage) / 100.0
     return None
 
 
@@ -71,26 +79,3 @@ def compute_cost(info: ModelInfo | None, usage: Usage) -> float | None:
         + max(usage.output_tokens, 0) * price_out
     )
     return round(total / _PER, 12)
-
-
-def _in_event_loop() -> bool:
-    try:
-        asyncio.get_running_loop()
-    except RuntimeError:
-        return False
-    return True
-
-
-def estimate_call_cost(client: LunosClient, model: str, usage: Usage) -> float | None:
-    """The client's cost hook: price one finished call; never raises, never blocks a loop.
-
-    Outside an event loop the catalog may be fetched (once per TTL). Inside one, only an
-    already-fetched catalog is used — the async client paths warm it before the request.
-    """
-    from .catalog import lookup_model, peek_model
-
-    try:
-        info = peek_model(client, model) if _in_event_loop() else lookup_model(client, model)
-        return compute_cost(info, usage)
-    except Exception:  # pricing is best effort; a finished call must not fail here
-        return None

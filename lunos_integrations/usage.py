@@ -1,8 +1,8 @@
 """``track_usage()``: requests, tokens and dollars per model and per app, for any Lunos call.
 
 Like LangChain's ``get_openai_callback`` but for every Lunos model and for both frameworks,
-because it listens at the client (``LunosClient.add_usage_listener``) rather than in one
-framework's callback system::
+because it listens at the client (:mod:`lunos_integrations.usage_events`) rather than in
+one framework's callback system::
 
     from lunos_integrations import track_usage
 
@@ -36,6 +36,7 @@ from types import TracebackType
 from typing import Any
 
 from ._forksafe import ForkSafeLock
+from .usage_events import add_listener, current_listeners, remove_listener
 from .wire.types import Usage
 
 __all__ = ["UsageTotals", "UsageTracker", "record_usage", "track_usage"]
@@ -121,26 +122,10 @@ class UsageTracker(UsageTotals):
         )
 
 
-_active: contextvars.ContextVar[tuple[UsageTracker, ...]] = contextvars.ContextVar(
-    "lunos_usage_trackers", default=()
-)
-_installed = [False]
-_install_lock = ForkSafeLock()
-
-
 def record_usage(model: str, app_id: str | None, usage: Usage) -> None:
-    """The client's usage listener: add one call to every tracker active in this context."""
-    for tracker in _active.get():
-        tracker.record(model, app_id, usage)
-
-
-def _install() -> None:
-    with _install_lock:
-        if not _installed[0]:
-            from .client import add_usage_listener
-
-            add_usage_listener(record_usage)
-            _installed[0] = True
+    """Announce one finished call to every listener (tracker) active in this context."""
+    for listener in current_listeners():
+        listener(model, app_id, usage)
 
 
 class track_usage:
@@ -148,11 +133,10 @@ class track_usage:
 
     def __init__(self) -> None:
         self.tracker = UsageTracker()
-        self._token: contextvars.Token[tuple[UsageTracker, ...]] | None = None
+        self._token: contextvars.Token[Any] | None = None
 
     def __enter__(self) -> UsageTracker:
-        _install()
-        self._token = _active.set((*_active.get(), self.tracker))
+        self._token = add_listener(self.tracker.record)
         return self.tracker
 
     def __exit__(
@@ -162,11 +146,7 @@ class track_usage:
         tb: TracebackType | None,
     ) -> None:
         token, self._token = self._token, None
-        try:
-            if token is not None:
-                _active.reset(token)
-        except ValueError:  # exited in another context: remove just this tracker
-            _active.set(tuple(t for t in _active.get() if t is not self.tracker))
+        remove_listener(self.tracker.record, token)
 
     async def __aenter__(self) -> UsageTracker:
         return self.__enter__()

@@ -1,39 +1,34 @@
-"""Parameter gating: don't send what the model's catalog entry says it does not support.
+"""The opt-in catalog pre-filter (``gate_parameters="catalog"``).
 
-Why: Lunos rejects a request carrying a parameter that is not in the model's
-``supportedParameters`` (lunos-api.md §3.1), so e.g. ``temperature=0`` on an o-series model
-would be a 400 deep inside a chain. When the catalog lists the model's parameters, optional
-parameters it does not list are removed from the request, each with a one-time
-:class:`LunosUnsupportedParameterWarning` per (model, parameter). Nothing is gated when the
-model or the catalog is unknown, or the entry lists no parameters. ``model``, ``messages``
-and ``stream`` are never touched; ``extra_body`` is the caller's verbatim escape hatch and
-is never gated either. ``LunosClient(gate_parameters=False)`` turns all of this off.
+Why opt-in: the ``supportedParameters`` lists Lunos publishes are incomplete (lunos-api.md
+§3.1/§10.3), so a name missing from one means *unknown*, not *rejected*; by default the
+client sends what the user set and learns rejections from the server
+(:mod:`lunos_integrations.parameters`). Users who know their catalog is complete can ask
+for this pre-filter instead: optional parameters the model's entry does not list are
+removed before sending, each with a one-time :class:`LunosUnsupportedParameterWarning` per
+(model, parameter) (the warned set belongs to the :class:`~.shared.ModelCatalog`). Nothing
+is filtered when the model or the catalog is unknown, or the entry lists no parameters.
+``model``, ``messages`` and ``stream`` are never touched; ``extra_body`` is the caller's
+verbatim escape hatch and is never filtered either.
 
 Names follow the chat-completions vocabulary used by ``supportedParameters``. Catalogs
 describe tools coarsely (just ``"tools"``) or finely (``"tool_choice"``,
 ``"parallel_tool_calls"`` too): ``tool_choice`` / ``parallel_tool_calls`` are kept when
 their own name is listed, or when ``"tools"`` is listed and the catalog uses the coarse
 vocabulary (neither fine name appears).
+
+Pure functions: no I/O and no state.
 """
 
 from __future__ import annotations
 
-import dataclasses
-import warnings
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from .._forksafe import ForkSafeLock
+from ..parameters import LunosUnsupportedParameterWarning
 from ..wire.models import ModelInfo
 from ..wire.types import ChatRequest
 
-if TYPE_CHECKING:
-    from ..client import LunosClient
-
-__all__ = ["LunosUnsupportedParameterWarning", "agate_request", "gate_request", "unsupported"]
-
-
-class LunosUnsupportedParameterWarning(UserWarning):
-    """An optional parameter was dropped because the model's catalog entry does not list it."""
+__all__ = ["LunosUnsupportedParameterWarning", "dropped_fields", "unsupported", "wire_name"]
 
 
 # ChatRequest field -> catalog names, any of which allows it.
@@ -55,15 +50,12 @@ _FIELDS: tuple[tuple[str, tuple[str, ...]], ...] = (
 )
 _TOOL_DETAIL = ("tool_choice", "parallel_tool_calls")
 
-_warned: set[tuple[str, str]] = set()
-_warned_lock = ForkSafeLock()
-
 
 def _allowed(names: tuple[str, ...], supported: tuple[str, ...]) -> bool:
     return any(name in supported for name in names)
 
 
-def unsupported(request: ChatRequest, info: ModelInfo, api: str) -> dict[str, Any]:
+def dropped_fields(request: ChatRequest, info: ModelInfo, api: str) -> dict[str, Any]:
     """Fields of ``request`` to reset (field → its "unset" value) for ``info``'s parameters."""
     supported = info.supported_parameters
     if supported is None:
@@ -81,57 +73,15 @@ def unsupported(request: ChatRequest, info: ModelInfo, api: str) -> dict[str, An
         ok = field in supported or (not fine_grained and "tools" in supported)
         if not ok or "tools" in drop:
             drop[field] = None
-    if (
-        api == "chat_completions"
-        and request.stream
-        and request.include_usage
-        and "stream_options" not in supported
-    ):
-        drop["include_usage"] = False
+    # ``stream_options`` is never pre-filtered, even here: no documented catalog lists
+    # it, and dropping it loses usage and cost; only the server's 400 removes it.
     return drop
 
 
-def _wire_name(field: str) -> str:
+def wire_name(field: str) -> str:
+    """The catalog / wire name of a ``ChatRequest`` field."""
     return "stream_options" if field == "include_usage" else field
 
 
-def _apply(request: ChatRequest, info: ModelInfo | None, api: str) -> ChatRequest:
-    if info is None:
-        return request
-    drop = unsupported(request, info, api)
-    if not drop:
-        return request
-    for field in drop:
-        key = (info.id, _wire_name(field))
-        with _warned_lock:
-            first = key not in _warned
-            _warned.add(key)
-        if first:
-            warnings.warn(
-                f"Lunos model {info.id!r} does not list {_wire_name(field)!r} in its "
-                "supportedParameters, so it was not sent (Lunos would reject it). "
-                "Pass gate_parameters=False to send it anyway.",
-                LunosUnsupportedParameterWarning,
-                stacklevel=5,
-            )
-    return dataclasses.replace(request, **drop)
-
-
-def gate_request(client: LunosClient, request: ChatRequest, api: str) -> ChatRequest:
-    """``request`` without the parameters its model does not support (a copy if changed)."""
-    from . import lookup_model
-
-    return _apply(request, lookup_model(client, request.model), api)
-
-
-async def agate_request(client: LunosClient, request: ChatRequest, api: str) -> ChatRequest:
-    """Async :func:`gate_request` (shares the catalog fetch with concurrent callers)."""
-    from . import alookup_model
-
-    return _apply(request, await alookup_model(client, request.model), api)
-
-
-def reset_warnings() -> None:
-    """Forget which (model, parameter) pairs were warned about (tests)."""
-    with _warned_lock:
-        _warned.clear()
+#: Former name of :func:`dropped_fields`.
+unsupported = dropped_fields

@@ -34,9 +34,11 @@ from pydantic import (
 from typing_extensions import Self
 
 from .._pickling import model_state
+from ..catalog import shared_catalog
 from ..client import LunosClient, check_api, client_from_settings
 from ..config import app_id_setting, base_url_setting, resolve_config
 from ..errors import LunosError, LunosInputError
+from ..parameters import gate_mode
 from ..redact import has_userinfo, redact_repr_args, redact_url, safe_construction_error
 from ..wire.types import OPTION_FIELDS, ChatRequest, ResponseFormat
 from .errors import to_langchain_error
@@ -137,9 +139,12 @@ class ChatLunos(BaseChatModel):
     """Cap on open connections in the shared pool (default 1000)."""
     max_response_bytes: int | None = None
     """Refuse a reply (or whole stream) larger than this once decompressed (default 256 MiB)."""
-    gate_parameters: bool = True
-    """Drop (with a one-time warning) optional parameters the catalog says the model does
-    not support, instead of letting Lunos reject the request with a 400."""
+    gate_parameters: Literal["learn", "catalog"] | bool = "learn"
+    """What to do about parameters a model does not support. ``"learn"`` (default): send
+    what was set; when Lunos answers a 400 naming an unsupported parameter, drop it, retry
+    once and warn once (remembered per model in this process). ``"catalog"``: also drop
+    up front what the catalog's ``supportedParameters`` does not list. ``False``: send
+    everything and raise ``UnsupportedParameterError``. ``True`` = ``"learn"``."""
     streaming: bool = False
     stream_usage: bool = True
     """Ask for usage in streams (``stream_options.include_usage``); on by default."""
@@ -181,6 +186,7 @@ class ChatLunos(BaseChatModel):
     def _validate_lunos(self) -> Self:
         """Fail at construction (not on first call) for a bad key, URL or parameter."""
         check_api(self.api)
+        gate_mode(self.gate_parameters)
         overlap = sorted(set(self.model_kwargs) & set(type(self).model_fields))
         if overlap:
             raise LunosInputError(
@@ -237,7 +243,10 @@ class ChatLunos(BaseChatModel):
         client = self._client
         if client is None:
             client = self._client = client_from_settings(
-                self, http_client=self.http_client, http_async_client=self.http_async_client
+                self,
+                http_client=self.http_client,
+                http_async_client=self.http_async_client,
+                catalog=shared_catalog,
             )
         return client
 

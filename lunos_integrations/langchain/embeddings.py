@@ -15,7 +15,7 @@ import asyncio
 import contextvars
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any
+from typing import Any, Literal
 
 from langchain_core.embeddings import Embeddings
 from langchain_core.load import Serializable
@@ -31,6 +31,7 @@ from pydantic import (
 )
 
 from .._pickling import model_state
+from ..catalog import shared_catalog
 from ..client import LunosClient, client_from_settings
 from ..config import API_KEY_ENV, APP_ID_ENV, BASE_URL_ENV, DEFAULT_BASE_URL
 from ..errors import LunosInputError
@@ -84,7 +85,7 @@ class LunosEmbeddings(Serializable, Embeddings):
     """Refuse a reply larger than this once decompressed (default 256 MiB)."""
     extra_body: dict[str, Any] | None = None
     """Extra JSON fields merged into every request body, sent verbatim."""
-    gate_parameters: bool = True
+    gate_parameters: Literal["learn", "catalog"] | bool = "learn"
     """Kept for symmetry with the chat models (embedding requests carry no gated parameters)."""
 
     _client: LunosClient | None = PrivateAttr(default=None)
@@ -121,7 +122,7 @@ class LunosEmbeddings(Serializable, Embeddings):
         return redact_url(value) if value else value
 
     def _build_client(self) -> LunosClient:
-        return client_from_settings(self)
+        return client_from_settings(self, catalog=shared_catalog)
 
     def __getstate__(self) -> dict[Any, Any]:
         """Pickles without its client; the copy opens its own connections (see README)."""

@@ -17,6 +17,7 @@ from llama_index.core.base.embeddings.base import BaseEmbedding, Embedding
 from pydantic import BaseModel, Field, PrivateAttr, SecretStr, ValidationError, field_serializer
 
 from .._pickling import model_state
+from ..catalog import shared_catalog
 from ..client import LunosClient, client_from_settings
 from ..config import app_id_setting, base_url_setting
 from ..errors import APIResponseValidationError, LunosInputError
@@ -80,7 +81,7 @@ class LunosEmbedding(BaseEmbedding):
         if not self.model_name or not self.model_name.strip():
             raise LunosInputError("model_name must be a non-empty model id", param="model_name")
         # Resolves LUNOS_API_KEY now: a missing key fails at construction. No I/O happens.
-        self._client = client_from_settings(self)
+        self._client = client_from_settings(self, catalog=shared_catalog)
         if self.api_key is None:
             self.api_key = self._client.config.api_key
 

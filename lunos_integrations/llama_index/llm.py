@@ -4,8 +4,10 @@ What it fixes compared with pointing ``OpenAILike`` at a gateway (feature-bar.md
 
 * ``metadata`` comes from the Lunos catalog (context window, output cap, tool support), with
   modern defaults (128k context, chat + function calling) when the model or catalog is
-  unknown. It never raises "Unknown model", and the lookup is cached per instance because
-  LlamaIndex reads ``metadata`` on every call.
+  unknown — a defaulted context window is announced by one ``LunosCatalogWarning``. It
+  never raises "Unknown model", and the lookup is cached per instance. Calls never wait
+  for the catalog: the per-call instrumentation payload and the catalog-dependent choices
+  (structured-output method, ``parallel_tool_calls``) use only what is already fetched.
 * Exactly one retry layer: the transport's (Retry-After aware, never retries 4xx auth
   errors). No tenacity decorators here.
 * Optional parameters are sent only when set; ``parallel_tool_calls`` is not forced.
@@ -21,6 +23,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import warnings
 from collections.abc import Generator, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -57,9 +60,11 @@ from llama_index.core.llms.llm import ToolSelection
 from llama_index.core.types import PydanticProgramMode
 
 from .._pickling import model_state
+from ..catalog import LunosCatalogWarning, catalog_of, shared_catalog
 from ..client import LunosClient, check_api, client_from_settings
 from ..config import app_id_setting, base_url_setting
-from ..errors import LunosInputError
+from ..errors import LunosInputError, UnsupportedParameterError
+from ..parameters import gate_mode
 from ..redact import redact_repr_args, redact_url, safe_construction_error
 from ..wire.models import ModelInfo
 from ..wire.types import OPTION_FIELDS, ChatRequest
@@ -136,7 +141,8 @@ class LunosLLM(FunctionCallingLLM):
     structured_output_method: Literal["auto", "json_schema", "function_calling"] = Field(
         default="auto",
         description="structured_predict via response_format json_schema or a forced tool call; "
-        "'auto' uses json_schema when the catalog says the model supports it.",
+        "'auto': json_schema on the chat route (function calling once the server refused "
+        "response_format for the model), function calling on the messages route.",
     )
     context_window: int | None = Field(
         default=None, description="Override the catalog's context window."
@@ -161,10 +167,12 @@ class LunosLLM(FunctionCallingLLM):
         description="Refuse a reply (or whole stream) larger than this once decompressed "
         "(default 256 MiB).",
     )
-    gate_parameters: bool = Field(
-        default=True,
-        description="Drop optional parameters the catalog says the model does not support "
-        "(one warning each) instead of a server 400; False sends them anyway.",
+    gate_parameters: Literal["learn", "catalog"] | bool = Field(
+        default="learn",
+        description="'learn' (default): send what is set; on a 400 naming an unsupported "
+        "parameter drop it, retry once, warn once, remember it per model. 'catalog': also "
+        "drop what the catalog does not list, up front. False: send all and raise "
+        "UnsupportedParameterError. True is an alias of 'learn'.",
     )
     additional_kwargs: dict[str, Any] = Field(
         default_factory=dict, description="Extra request options / JSON body fields."
@@ -173,6 +181,7 @@ class LunosLLM(FunctionCallingLLM):
     _client: LunosClient = PrivateAttr()
     _info: tuple[str, ModelInfo | None] | None = PrivateAttr(default=None)
     _meta: tuple[tuple[Any, ...], LLMMetadata] | None = PrivateAttr(default=None)
+    _warned_context: str | None = PrivateAttr(default=None)
     _payload: tuple[LLMMetadata, dict[str, Any]] | None = PrivateAttr(default=None)
 
     def __init__(
@@ -189,6 +198,8 @@ class LunosLLM(FunctionCallingLLM):
         data["app_id"] = app_id_setting(data.get("app_id"))
         if "api" in data:
             check_api(data["api"])
+        if "gate_parameters" in data:
+            gate_mode(data["gate_parameters"])
         if "api_key" in data and isinstance(data["api_key"], str):
             data["api_key"] = SecretStr(data["api_key"])
         error: BaseException | None = None
@@ -203,6 +214,7 @@ class LunosLLM(FunctionCallingLLM):
                 self,
                 http_client=http_client,
                 http_async_client=http_async_client or async_http_client,
+                catalog=shared_catalog,
             )
         self._client = client
 
@@ -246,7 +258,11 @@ class LunosLLM(FunctionCallingLLM):
     # ------------------------------------------------------------------ metadata
 
     def model_info(self) -> ModelInfo | None:
-        """Catalog facts for ``self.model`` (cached per instance; ``None`` when unknown)."""
+        """Catalog facts for ``self.model`` (cached per instance; ``None`` when unknown).
+
+        Outside an event loop this may wait for the catalog (it is an explicit question);
+        inside one it only uses what is already fetched, never blocking the loop.
+        """
         cached = self._info
         if cached is not None and cached[0] == self.model:
             return cached[1]
@@ -258,25 +274,26 @@ class LunosLLM(FunctionCallingLLM):
             info = lookup_model(self._client, self.model)
             self._info = (self.model, info)
             return info
-        # Inside an event loop a blocking catalog fetch would stall every other task:
-        # use what is cached; the async entry points await the fetch (see _awarm).
-        from ..catalog import peek_model
+        return self._known_info()
 
-        return peek_model(self._client, self.model)
-
-    async def _awarm(self) -> None:
-        """Fetch the catalog without blocking the loop, once per instance and model."""
+    def _known_info(self) -> ModelInfo | None:
+        """Facts from an already-fetched catalog only: what per-call code may consult."""
         cached = self._info
-        if cached is None or cached[0] != self.model:
-            from ..catalog import alookup_model
-
-            self._info = (self.model, await alookup_model(self._client, self.model))
+        if cached is not None and cached[0] == self.model:
+            return cached[1]
+        catalog = catalog_of(self._client)
+        info = catalog.peek(self.model)
+        if info is not None or catalog.known():
+            self._info = (self.model, info)  # a definite answer: keep it
+        return info
 
     @property
     def metadata(self) -> LLMMetadata:
-        info = self.model_info()
-        # ``info`` is part of the key: metadata built from defaults inside an event loop
-        # (catalog not fetched yet) is rebuilt once the catalog arrives.
+        return self._metadata(self.model_info(), explicit=True)
+
+    def _metadata(self, info: ModelInfo | None, explicit: bool = False) -> LLMMetadata:
+        # ``info`` is part of the key: metadata built from defaults before the catalog
+        # arrived is rebuilt once it has.
         key = (
             self.model,
             self.max_tokens,
@@ -288,7 +305,10 @@ class LunosLLM(FunctionCallingLLM):
         if cached is not None and cached[0] == key:
             return cached[1]
         context = self.context_window or (info.context_window if info else None)
-        context = context or DEFAULT_CONTEXT_WINDOW
+        if context is None:
+            if explicit:  # per-call instrumentation never warns; a reader of metadata does
+                self._warn_default_context()
+            context = DEFAULT_CONTEXT_WINDOW
         if self.max_tokens is not None:
             num_output = self.max_tokens
         else:
@@ -303,7 +323,7 @@ class LunosLLM(FunctionCallingLLM):
         meta = LLMMetadata(
             context_window=context,
             num_output=num_output,
-            is_chat_model=True,
+            is_chat_model=True if info is None else info.is_chat_model,
             is_function_calling_model=tools,
             model_name=self.model,
             system_role=MessageRole.SYSTEM,
@@ -311,9 +331,35 @@ class LunosLLM(FunctionCallingLLM):
         self._meta = (key, meta)
         return meta
 
+    def _warn_default_context(self) -> None:
+        """One warning per instance and model when the window had to be assumed.
+
+        Only once the catalog gave its answer (a model missing from it, or listed without
+        a window); before that the defaults are provisional and replaced when it arrives.
+        """
+        cached = self._info
+        if cached is None or cached[0] != self.model or self._warned_context == self.model:
+            return
+        self._warned_context = self.model
+        if cached[1] is not None:
+            why = "has no context window listed in the catalog"
+        elif catalog_of(self._client).available():
+            why = "is not in the catalog"
+        else:
+            why = "has no catalog entry (the catalog is unavailable)"
+        warnings.warn(
+            f"Lunos model {self.model!r} {why}; LunosLLM.metadata.context_window assumes "
+            f"{DEFAULT_CONTEXT_WINDOW}. Pass context_window=... to set it.",
+            LunosCatalogWarning,
+            stacklevel=4,
+        )
+
     def to_payload(self) -> dict[str, Any]:
-        """Non-secret description for instrumentation events (built once per metadata)."""
-        meta = self.metadata
+        """Non-secret description for instrumentation events (built once per metadata).
+
+        Sent with every call's start event, so it must not wait for the catalog.
+        """
+        meta = self._metadata(self._known_info())
         cached = self._payload
         if cached is None or cached[0] is not meta:
             payload = {"class_name": self.class_name(), **meta.model_dump(), "api": self.api}
@@ -364,7 +410,6 @@ class LunosLLM(FunctionCallingLLM):
         return await self._achat(messages, **kwargs)
 
     async def _achat(self, messages: Sequence[ChatMessage], **kwargs: Any) -> ChatResponse:
-        await self._awarm()
         req, headers = self._build(messages, kwargs, stream=False)
         result = await self._client.achat(req, api=self.api, headers=headers)
         return chat_response_from_result(result)
@@ -396,7 +441,6 @@ class LunosLLM(FunctionCallingLLM):
     async def _astream_chat(
         self, messages: Sequence[ChatMessage], **kwargs: Any
     ) -> ChatResponseAsyncGen:
-        await self._awarm()
         req, headers = self._build(messages, kwargs, stream=True)
         deltas = self._client.astream_chat(req, api=self.api, headers=headers)
 
@@ -474,19 +518,15 @@ class LunosLLM(FunctionCallingLLM):
         return out
 
     def _can_disable_parallel_calls(self) -> bool:
-        """Send ``parallel_tool_calls=false`` only to models known to accept it.
+        """Send ``parallel_tool_calls=false`` unless the server already refused it.
 
-        Sending it blindly is a 400 on many gateway models (feature-bar.md pain point 18);
-        when it is not sent, ``allow_parallel_tool_calls=False`` is still honoured by
-        keeping the first call (see :meth:`_validate_chat_with_tools_response`).
+        Many gateway models reject it (feature-bar.md pain point 18); the client learns
+        that from the first 400 (one extra request per process, one warning) instead of
+        guessing from an incomplete catalog. When it is not sent,
+        ``allow_parallel_tool_calls=False`` is still honoured by keeping the first call
+        (see :meth:`_validate_chat_with_tools_response`).
         """
-        info = self.model_info()
-        if info is None:
-            return False
-        params = info.supported_parameters
-        if params is None or "parallel_tool_calls" in params:
-            return True
-        return "tools" in params and "tool_choice" not in params
+        return "parallel_tool_calls" not in self._client.parameters.rejected(self.model)
 
     def _validate_chat_with_tools_response(
         self,
@@ -515,24 +555,43 @@ class LunosLLM(FunctionCallingLLM):
             return method == "json_schema"
         if self.pydantic_program_mode != PydanticProgramMode.DEFAULT:
             return False
-        info = self.model_info()
-        return info is not None and info.supports_structured_output
+        # Deterministic and catalog-free (structured calls do not wait for the catalog):
+        # the Messages route uses a forced tool call (what Anthropic models support most
+        # widely, as ChatLunos does); the chat route tries json_schema unless the server
+        # already refused response_format for this model — a refusal falls back to
+        # function calling (see structured_predict) and is remembered by the client.
+        if self.api == "messages":
+            return False
+        return "response_format" not in self._client.parameters.rejected(self.model)
 
     def _force_tool_path(self) -> bool:
         return (
             self.pydantic_program_mode == PydanticProgramMode.DEFAULT
-            and self.metadata.is_function_calling_model
+            and self._metadata(self._known_info()).is_function_calling_model
+        )
+
+    def _json_schema_rejected(self, exc: UnsupportedParameterError) -> bool:
+        """An ``"auto"`` json_schema attempt the server refused: fall back to tools."""
+        return exc.param in ("response_format", "output_config") and (
+            self.structured_output_method == "auto"
         )
 
     def structured_predict(self, *args: Any, **kwargs: Any) -> Any:
         if self._use_json_schema():
-            return structured.predict_json(self, *args, **kwargs)
+            try:
+                return structured.predict_json(self, *args, **kwargs)
+            except UnsupportedParameterError as exc:
+                if not self._json_schema_rejected(exc):
+                    raise
         return super().structured_predict(*args, **kwargs)
 
     async def astructured_predict(self, *args: Any, **kwargs: Any) -> Any:
-        await self._awarm()  # the method choice depends on the catalog
         if self._use_json_schema():
-            return await structured.apredict_json(self, *args, **kwargs)
+            try:
+                return await structured.apredict_json(self, *args, **kwargs)
+            except UnsupportedParameterError as exc:
+                if not self._json_schema_rejected(exc):
+                    raise
         return await super().astructured_predict(*args, **kwargs)
 
     def _structured_stream_call(self, *args: Any, **kwargs: Any) -> Generator[Any, None, None]:
@@ -543,7 +602,6 @@ class LunosLLM(FunctionCallingLLM):
         return super()._structured_stream_call(*args, **kwargs)
 
     async def _structured_astream_call(self, *args: Any, **kwargs: Any) -> Any:
-        await self._awarm()
         if self._use_json_schema():
             return structured.astream_json(self, *args, **kwargs)
         if self._force_tool_path():

@@ -14,6 +14,7 @@ import threading
 from collections.abc import Sequence
 from types import FrameType
 
+from .catalog import CATALOG_PROFILES
 from .server import LocalLunosServer, _is_loopback
 
 
@@ -31,6 +32,15 @@ def main(argv: Sequence[str] | None = None) -> int:
         "--strict-openai-types",
         action="store_true",
         help="refuse content: null (and other non-string, non-list content) like llama-cpp-python",
+    )
+    parser.add_argument(
+        "--catalog-profile",
+        choices=CATALOG_PROFILES,
+        default="full",
+        help="how /v1/models and parameter rejections behave (default: full)",
+    )
+    parser.add_argument(
+        "--catalog-delay", type=float, default=2.0, help="seconds the 'slow' catalog takes"
     )
     args = parser.parse_args(argv)
     if not _is_loopback(args.host):
@@ -50,6 +60,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         strict_openai_types=args.strict_openai_types,
         host=args.host,
         port=args.port,
+        catalog_profile=args.catalog_profile,
+        catalog_delay=args.catalog_delay,
     )
     with server:
         print(f"LUNOS_BASE_URL={server.base_url} LUNOS_API_KEY={server.api_key}", flush=True)

@@ -303,3 +303,63 @@ def find_model(models: Iterable[Mapping[str, Any]], model_id: str) -> Mapping[st
 def is_embedding_model(model: Mapping[str, Any]) -> bool:
     """An embedding model is one whose outputs include ``embedding``."""
     return "embedding" in model.get("outputModalities", ())
+
+
+# --------------------------------------------------------------------------- profiles
+
+CatalogProfile = Literal["full", "documented", "strict", "none", "slow", "unauthorized"]
+CATALOG_PROFILES: tuple[CatalogProfile, ...] = (
+    "full",
+    "documented",
+    "strict",
+    "none",
+    "slow",
+    "unauthorized",
+)
+"""How the local server's catalog behaves, because real deployments differ (lunos-api.md
+§2, §3.1, §10.3):
+
+* ``"full"`` — every model lists every parameter it accepts (``stream_options``, ``stop``,
+  ``seed`` ...); nothing is rejected unless ``strict_parameters`` is on.
+* ``"documented"`` — ``supportedParameters`` as the Lunos docs show them: only names from
+  :data:`DOCUMENTED_PARAMETERS`. The chat route rejects only an unlisted
+  ``response_format`` (the one documented rejection), with a 400 naming ``param``.
+* ``"strict"`` — the documented lists, and *every* unlisted optional parameter is rejected
+  with a 400 naming it (on ``/messages`` in the Anthropic envelope, which has no
+  ``param``: the message names it). Chat streams always end with a usage chunk, as
+  gateways that reject ``stream_options`` do (lunos-api.md §10.4).
+* ``"none"`` — ``GET /v1/models`` answers 404; chat works.
+* ``"slow"`` — the full catalog, after ``catalog_delay`` seconds.
+* ``"unauthorized"`` — ``GET /v1/models`` answers 401 even with the right key; chat works.
+"""
+
+#: The parameter names the Lunos docs show in ``supportedParameters`` (lunos-api.md §2.3).
+DOCUMENTED_PARAMETERS: tuple[str, ...] = (
+    "temperature",
+    "max_tokens",
+    "top_p",
+    "tools",
+    "response_format",
+)
+
+#: Messages-route body keys → the catalog name ``"strict"`` checks them against.
+MESSAGES_PARAMETER_NAMES: dict[str, str] = {
+    "temperature": "temperature",
+    "top_p": "top_p",
+    "top_k": "top_k",
+    "stop_sequences": "stop",
+    "tools": "tools",
+    "tool_choice": "tool_choice",
+}
+
+
+def documented_models(models: Iterable[Mapping[str, Any]]) -> list[dict[str, Any]]:
+    """``models`` with chat models' ``supportedParameters`` cut to the documented names."""
+    out: list[dict[str, Any]] = []
+    for model in models:
+        entry = copy.deepcopy(dict(model))
+        supported = entry.get("supportedParameters")
+        if isinstance(supported, list) and not is_embedding_model(entry):
+            entry["supportedParameters"] = [p for p in supported if p in DOCUMENTED_PARAMETERS]
+        out.append(entry)
+    return out

@@ -15,8 +15,9 @@ Routes (only under ``/v1``; anything else is a 404 in the Lunos envelope):
 
 Errors: 401 ``invalid_api_key``; 400 for malformed JSON or invalid fields; 404
 ``model_not_found`` for unknown models; 400 ``unsupported_parameter`` for a chat parameter not
-in the model's ``supportedParameters`` when ``strict_parameters`` is on (lunos-api.md §3.1);
-with ``strict_openai_types`` on, chat messages that strict OpenAI-compatible servers refuse
+in the model's ``supportedParameters`` when ``strict_parameters`` is on (lunos-api.md §3.1),
+or as the ``catalog_profile`` says (:data:`.catalog.CATALOG_PROFILES`); with
+``strict_openai_types`` on, chat messages that strict OpenAI-compatible servers refuse
 (``content: null`` …) get llama-cpp-python's validation error (see :mod:`.strict_types`).
 """
 
@@ -94,9 +95,16 @@ class Router:
         models: Sequence[Mapping[str, Any]],
         balance: float,
         strict_openai_types: bool = False,
+        catalog_profile: catalog_mod.CatalogProfile = "full",
+        catalog_delay: float = 2.0,
     ) -> None:
         if catalog_shape not in catalog_mod.CATALOG_SHAPES:
             raise ValueError(f"catalog_shape must be one of {catalog_mod.CATALOG_SHAPES}")
+        if catalog_profile not in catalog_mod.CATALOG_PROFILES:
+            raise ValueError(f"catalog_profile must be one of {catalog_mod.CATALOG_PROFILES}")
+        self.catalog_profile: catalog_mod.CatalogProfile = catalog_profile
+        #: Seconds the ``"slow"`` profile waits before answering ``GET /v1/models``.
+        self.catalog_delay = catalog_delay
         self.api_key = api_key
         self.require_auth = require_auth
         self.report_cost = report_cost
@@ -104,6 +112,12 @@ class Router:
         self.strict_parameters = strict_parameters
         self.strict_openai_types = strict_openai_types
         self.models = [dict(m) for m in models]
+        #: What ``GET /v1/models`` lists (and what rejections are checked against).
+        self.listed = (
+            catalog_mod.documented_models(self.models)
+            if catalog_profile in ("documented", "strict")
+            else self.models
+        )
         self.balance = balance
         self._lock = threading.Lock()
         self._seen_systems: set[str] = set()
@@ -202,13 +216,25 @@ class Router:
             )
         return model
 
+    def catalog_delay_for(self, request: HTTPRequest) -> float:
+        """Extra seconds before answering (the ``"slow"`` profile's catalog)."""
+        if self.catalog_profile == "slow" and request.path.rstrip("/") == "/v1/models":
+            return self.catalog_delay
+        return 0.0
+
+    def _listed(self, model: Mapping[str, Any]) -> Mapping[str, Any]:
+        return catalog_mod.find_model(self.listed, str(model.get("id"))) or model
+
     def _check_strict(self, body: Mapping[str, Any], model: Mapping[str, Any]) -> None:
-        if not self.strict_parameters:
+        profile = self.catalog_profile
+        if not self.strict_parameters and profile not in ("documented", "strict"):
             return
-        supported = model.get("supportedParameters")
+        supported = self._listed(model).get("supportedParameters")
         if not isinstance(supported, list):
             return
         for name in body:
+            if profile == "documented" and name != "response_format":
+                continue  # the docs document this one rejection only
             if name in GATED_CHAT_PARAMETERS and name not in supported:
                 raise _ApiError(
                     error_reply(
@@ -232,12 +258,40 @@ class Router:
 
     # ------------------------------------------------------------------ routes
 
+    def _check_strict_messages(self, body: Mapping[str, Any], model: Mapping[str, Any]) -> None:
+        """``"strict"`` on /messages: rejected in the Anthropic envelope (no ``param``)."""
+        if self.catalog_profile != "strict":
+            return
+        supported = self._listed(model).get("supportedParameters")
+        if not isinstance(supported, list):
+            return
+        for name in body:
+            listed_as = catalog_mod.MESSAGES_PARAMETER_NAMES.get(name)
+            if listed_as is not None and listed_as not in supported:
+                raise _ApiError(
+                    json_reply(
+                        400,
+                        {
+                            "type": "error",
+                            "error": {
+                                "type": "invalid_request_error",
+                                "message": f"{name}: Unsupported parameter for model "
+                                f"'{model.get('id')}'",
+                            },
+                        },
+                    )
+                )
+
     def _models(self, request: HTTPRequest) -> Reply:
         presented = self._presented_key(request, allow_x_api_key=True)
         if self.require_auth and presented is not None and presented != self.api_key:
             return error_reply(401, "Missing or invalid secret key", "invalid_api_key")
+        if self.catalog_profile == "none":
+            return error_reply(404, f"Unknown endpoint GET {request.path}", "not_found")
+        if self.catalog_profile == "unauthorized":
+            return error_reply(401, "This key may not list models", "invalid_api_key")
         models = catalog_mod.filter_models(
-            self.models, input=request.query.get("input"), output=request.query.get("output")
+            self.listed, input=request.query.get("input"), output=request.query.get("output")
         )
         return json_reply(200, catalog_mod.wrap_catalog(models, self.catalog_shape))
 
@@ -285,6 +339,8 @@ class Router:
         if body.get("stream") is True:
             options = body.get("stream_options")
             include_usage = isinstance(options, Mapping) and options.get("include_usage") is True
+            # "strict" rejects stream_options, like gateways that always send usage
+            include_usage = include_usage or self.catalog_profile == "strict"
             frames = replies.chat_completion_frames(
                 turn, str(model["id"]), completion_id, self.report_cost, include_usage
             )
@@ -299,6 +355,7 @@ class Router:
         body = self._json_body(request)
         model = self._model(body)
         self._require_chat_model(model)
+        self._check_strict_messages(body, model)
         system = fake_model.system_text(body, "messages")
         turn = fake_model.messages_turn(body, model, cached_system=self._cache_hit(system))
         message_id = f"msg_local{self._next_id()}"

@@ -120,6 +120,10 @@ class LocalLunosServer:
         port: 0 picks a free port.
         models: replacement catalog (defaults to :func:`catalog.default_models`).
         balance: value reported by ``GET /v1/balance``.
+        catalog_profile: how ``/v1/models`` and parameter rejections behave
+            (:data:`catalog.CATALOG_PROFILES`: ``"full"``, ``"documented"``, ``"strict"``,
+            ``"none"``, ``"slow"``, ``"unauthorized"``).
+        catalog_delay: seconds the ``"slow"`` profile takes to answer ``/v1/models``.
     """
 
     def __init__(
@@ -135,6 +139,8 @@ class LocalLunosServer:
         models: Sequence[Mapping[str, Any]] | None = None,
         balance: float = 10.5,
         strict_openai_types: bool = False,
+        catalog_profile: catalog_mod.CatalogProfile = "full",
+        catalog_delay: float = 2.0,
     ) -> None:
         self._request_ids = itertools.count(1)
         self._connection_ids = itertools.count(1)
@@ -152,6 +158,8 @@ class LocalLunosServer:
             models=catalog_mod.default_models() if models is None else models,
             balance=balance,
             strict_openai_types=strict_openai_types,
+            catalog_profile=catalog_profile,
+            catalog_delay=catalog_delay,
         )
         self.script = Script()
         self._records: list[RecordedRequest] = []
@@ -411,6 +419,7 @@ class LocalLunosServer:
         self._record(request, action, _CONNECTION.get())
         keep_alive = request.keep_alive
         delay = action.delay if action is not None else 0.0
+        delay += self.router.catalog_delay_for(request)
         if isinstance(action, Delay):
             delay += action.seconds
         try:

@@ -1,7 +1,22 @@
-"""Parsing of the Lunos model catalogue (``GET /models``, lunos-api.md §2).
+"""Parsing of the model catalogue (``GET /models``, lunos-api.md §2).
 
-The catalogue has changed shape several times (§2.3); :func:`parse_model_list` accepts all
-of them and normalises each entry to a :class:`ModelInfo`.
+The Lunos catalogue has changed shape several times (§2.3); :func:`parse_model_list`
+accepts all of them and normalises each entry to a :class:`ModelInfo`. Users also point
+this package at their own OpenAI-compatible gateways (often in front of Lunos), so the
+context-window, output-cap, mode and price fields those publish are read too:
+
+* **LiteLLM** (proxy ``/v1/models`` and ``/model/info``, flat or under ``model_info``):
+  ``max_input_tokens``; ``max_output_tokens``; ``max_tokens`` (a legacy field: the output
+  cap when ``max_input_tokens`` is also given, else the window); ``mode`` (``"chat"``,
+  ``"embedding"``, ``"image_generation"`` ...); ``supports_function_calling`` /
+  ``supports_vision`` / ``supports_reasoning``; ``input_cost_per_token`` /
+  ``output_cost_per_token`` (USD per token).
+* **OpenRouter**: ``context_length``, ``top_provider.{context_length,
+  max_completion_tokens}``, ``architecture.{input,output}_modalities``,
+  ``supported_parameters``, ``pricing.{prompt,completion}`` (USD per token, strings).
+* **vLLM**: ``max_model_len``.
+
+A field nobody published stays ``None`` ("unknown"), never a guessed number.
 """
 
 from __future__ import annotations
@@ -32,6 +47,19 @@ _CAPABILITY_MODALITIES: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
 _CHAT_CAPABILITIES = frozenset(
     ("chat", "chat-completion", "text-completion", "text-generation", "vision")
 )
+#: LiteLLM ``mode`` values of models that answer conversations.
+_CHAT_MODES = frozenset(("chat", "completion", "responses"))
+# LiteLLM ``mode`` → (input, output) modalities, used when no modalities are listed.
+_MODE_MODALITIES: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
+    "chat": (("text",), ("text",)),
+    "completion": (("text",), ("text",)),
+    "responses": (("text",), ("text",)),
+    "embedding": (("text",), ("embedding",)),
+    "image_generation": (("text",), ("image",)),
+    "audio_speech": (("text",), ("audio",)),
+    "audio_transcription": (("audio",), ("text",)),
+}
+_PER_MILLION = 1_000_000.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,6 +81,11 @@ class ModelInfo:
     discount_percentage: float = 0.0
     #: The older ``capabilities`` list (empty in the newest catalogue).
     capabilities: tuple[str, ...] = ()
+    #: What the model is for, as gateways publish it (LiteLLM ``mode``: ``"chat"``,
+    #: ``"embedding"``, ``"image_generation"`` ...); ``None`` when not published.
+    mode: str | None = None
+    #: An explicit tool-calling flag (LiteLLM ``supports_function_calling``), when given.
+    function_calling: bool | None = None
     raw: dict[str, Any] = field(default_factory=dict, compare=False, hash=False, repr=False)
 
     def supports_parameter(self, name: str) -> bool:
@@ -62,6 +95,8 @@ class ModelInfo:
     @property
     def is_chat_model(self) -> bool:
         """Produces text from a conversation (unknown → assumed yes)."""
+        if self.mode is not None:
+            return self.mode in _CHAT_MODES
         if self.output_modalities:
             return "text" in self.output_modalities
         if self.capabilities:
@@ -71,12 +106,18 @@ class ModelInfo:
     @property
     def is_embedding_model(self) -> bool:
         # Lunos has used both spellings for the embedding output modality.
+        if self.mode is not None:
+            return self.mode in ("embedding", "embeddings")
         return "text-embedding" in self.capabilities or any(
             m in ("embedding", "embeddings") for m in self.output_modalities
         )
 
     @property
     def supports_tools(self) -> bool:
+        if not self.is_chat_model:
+            return False
+        if self.function_calling is not None:
+            return self.function_calling
         if self.supported_parameters is not None:
             return "tools" in self.supported_parameters
         return self.is_chat_model and not self.is_embedding_model
@@ -155,11 +196,20 @@ def parse_model(entry: Any) -> ModelInfo | None:
     """Normalise one catalogue entry; ``None`` when it has no usable id."""
     if not isinstance(entry, dict):
         return None
-    model_id = _first(entry.get("id"), entry.get("modelId"))
+    # LiteLLM's /model/info nests its facts under "model_info"; read them as top-level.
+    nested = _dict(entry.get("model_info"))
+    flat = {**nested, **entry} if nested else entry
+    # (its nested "id" is a deployment id, not a model name: never used as the id)
+    model_id = _first(entry.get("id"), entry.get("modelId"), entry.get("model_name"))
     if not isinstance(model_id, str) or not model_id.strip():
         return None
+    entry = flat
 
     params = _dict(entry.get("parameters"))
+    architecture = _dict(entry.get("architecture"))
+    top_provider = _dict(entry.get("top_provider"))
+    mode = entry.get("mode")
+    mode = mode.strip().lower() if isinstance(mode, str) and mode.strip() else None
     v2_price = _dict(entry.get("pricePerMillionTokens"))
     v1_price = _dict(entry.get("pricing"))
     price = v2_price or v1_price
@@ -167,13 +217,29 @@ def parse_model(entry: Any) -> ModelInfo | None:
     discount = min(max(discount or 0.0, 0.0), 100.0)
 
     capabilities = _str_tuple(entry.get("capabilities")) or ()
-    inputs = _str_tuple(_first(entry.get("inputModalities"), entry.get("input_modalities")))
-    outputs = _str_tuple(_first(entry.get("outputModalities"), entry.get("output_modalities")))
+    inputs = _str_tuple(
+        _first(
+            entry.get("inputModalities"),
+            entry.get("input_modalities"),
+            architecture.get("input_modalities"),
+        )
+    )
+    outputs = _str_tuple(
+        _first(
+            entry.get("outputModalities"),
+            entry.get("output_modalities"),
+            architecture.get("output_modalities"),
+        )
+    )
     if inputs is None or outputs is None:
         derived_in: list[str] = []
         derived_out: list[str] = []
-        for cap in capabilities:
-            ins, outs = _CAPABILITY_MODALITIES.get(cap, ((), ()))
+        sources = [_CAPABILITY_MODALITIES.get(cap, ((), ())) for cap in capabilities]
+        if mode is not None:
+            sources.append(_MODE_MODALITIES.get(mode, ((), ())))
+        if _bool(entry.get("supports_vision")):
+            sources.append((("image",), ()))
+        for ins, outs in sources:
             derived_in.extend(m for m in ins if m not in derived_in)
             derived_out.extend(m for m in outs if m not in derived_out)
         if inputs is None:
@@ -186,8 +252,20 @@ def parse_model(entry: Any) -> ModelInfo | None:
         tuple(p for p in supported if isinstance(p, str)) if isinstance(supported, list) else None
     )
 
-    provider = _first(entry.get("provider"), entry.get("owned_by"))
+    provider = _first(entry.get("provider"), entry.get("litellm_provider"), entry.get("owned_by"))
     name = _first(entry.get("name"), model_id)
+    # LiteLLM's legacy max_tokens is the output cap when the window is given separately.
+    # (LiteLLM sets it to max_input_tokens when the provider gives no output cap, so an
+    # equal value says nothing about the output).
+    max_input = entry.get("max_input_tokens")
+    legacy_max = entry.get("max_tokens")
+    legacy_output = (
+        legacy_max if max_input is not None and to_int(legacy_max) != to_int(max_input) else None
+    )
+    price_in = to_float(price.get("input"))
+    price_out = to_float(price.get("output"))
+    if price_in is None and price_out is None:
+        price_in, price_out = _per_token_prices(entry, v1_price)
     return ModelInfo(
         id=model_id,
         name=name if isinstance(name, str) else model_id,
@@ -198,6 +276,10 @@ def parse_model(entry: Any) -> ModelInfo | None:
                 entry.get("contextLength"),
                 entry.get("context_length"),
                 entry.get("context_window"),
+                max_input,
+                entry.get("max_model_len"),
+                top_provider.get("context_length"),
+                legacy_max if max_input is None else None,
             )
         ),
         max_output_tokens=to_int(
@@ -205,20 +287,41 @@ def parse_model(entry: Any) -> ModelInfo | None:
                 entry.get("maxCompletionTokens"),
                 params.get("max_output_tokens"),
                 entry.get("max_output_tokens"),
+                top_provider.get("max_completion_tokens"),
+                legacy_output,
             )
         ),
         input_modalities=inputs,
         output_modalities=outputs,
         supported_parameters=supported_params,
         supports_reasoning=_bool(
-            _first(entry.get("supportReasoning"), entry.get("supportsReasoning"))
+            _first(
+                entry.get("supportReasoning"),
+                entry.get("supportsReasoning"),
+                entry.get("supports_reasoning"),
+            )
         ),
-        input_price_per_million=_discounted(to_float(price.get("input")), discount),
-        output_price_per_million=_discounted(to_float(price.get("output")), discount),
+        input_price_per_million=_discounted(price_in, discount),
+        output_price_per_million=_discounted(price_out, discount),
         discount_percentage=discount,
         capabilities=capabilities,
+        mode=mode,
+        function_calling=_bool(entry.get("supports_function_calling")),
         raw=entry,
     )
+
+
+def _per_token_prices(entry: dict[str, Any], pricing: dict[str, Any]) -> tuple[Any, Any]:
+    """USD per million from per-token prices: LiteLLM's ``*_cost_per_token``, OpenRouter's
+    ``pricing.prompt`` / ``pricing.completion`` (strings)."""
+
+    def per_million(value: Any) -> float | None:
+        number = to_float(value)
+        return None if number is None else round(number * _PER_MILLION, 10)
+
+    price_in = per_million(_first(entry.get("input_cost_per_token"), pricing.get("prompt")))
+    price_out = per_million(_first(entry.get("output_cost_per_token"), pricing.get("completion")))
+    return price_in, price_out
 
 
 def _entries(body: Any) -> list[Any]:

@@ -7,7 +7,7 @@ from collections.abc import Iterator
 import pytest
 
 from lunos_integrations import catalog
-from lunos_integrations.catalog import gating
+from lunos_integrations.catalog import shared_catalog
 from lunos_integrations.client import LunosClient
 from lunos_integrations.testing.server import LocalLunosServer
 
@@ -15,16 +15,15 @@ from lunos_integrations.testing.server import LocalLunosServer
 @pytest.fixture(autouse=True)
 def _fresh_catalog() -> Iterator[None]:
     catalog.clear_catalog_cache()
-    gating.reset_warnings()
     ttl, negative = catalog.CACHE.ttl, catalog.CACHE.negative_ttl
     yield
     catalog.CACHE.ttl, catalog.CACHE.negative_ttl = ttl, negative
     catalog.clear_catalog_cache()
-    gating.reset_warnings()
 
 
 def make_client(server: LocalLunosServer, **kwargs: object) -> LunosClient:
     kwargs.setdefault("max_retries", 0)
+    kwargs.setdefault("catalog", shared_catalog)  # as the adapters wire it
     return LunosClient(api_key=server.api_key, base_url=server.base_url, **kwargs)  # type: ignore[arg-type]
 
 

@@ -117,6 +117,30 @@ async def test_concurrent_tasks_attribute_to_their_own_tracker(client: LunosClie
     assert (a.requests, b.requests, outer.requests) == (3, 5, 8)
 
 
+async def test_a_tracker_in_one_task_does_not_count_another_tasks_calls(
+    client: LunosClient,
+) -> None:
+    """Two sibling tasks interleave their calls; each tracker sees only its own task's."""
+    started = asyncio.Event()
+
+    async def tracked() -> UsageTracker:
+        with track_usage() as mine:  # the sync form, entered inside the task
+            started.set()
+            for _ in range(2):
+                await client.achat(_req())
+                await asyncio.sleep(0)
+            return mine
+
+    async def untracked() -> None:
+        await started.wait()
+        for _ in range(3):
+            await client.achat(_req())
+            await asyncio.sleep(0)
+
+    mine, _ = await asyncio.gather(tracked(), untracked())
+    assert mine.requests == 2
+
+
 def test_nested_trackers_both_receive(client: LunosClient) -> None:
     with track_usage() as outer:
         client.chat(_req())

@@ -178,6 +178,22 @@ RECIPES = [
         },
         timeout=180,
     ),
+    Recipe(
+        "unsupported_parameters",
+        (
+            "warning: LunosUnsupportedParameterWarning: Lunos rejected the parameter 'seed' "
+            "for model 'openai/gpt-4o-mini'",
+            "first call, requests carried: [['seed', 'temperature'], ['temperature']]",
+            "second call, requests carried: [['temperature']]",
+            "requests carried: [['stop', 'seed']]",
+            "stream usage reported: 1 call(s)",
+            "raised UnsupportedParameterError for param 'seed'",
+            "does not list 'seed' in its supportedParameters, so it was not sent "
+            "(gate_parameters='catalog')",
+            "requests carried: [[]] (seed was never offered)",
+        ),
+        {rf"stream usage reported: 1 call\(s\), cost {COST}": 1, "warning: none": 2},
+    ),
 ]
 
 

@@ -12,6 +12,7 @@ from llama_index.core.tools import FunctionTool
 
 from lunos_integrations.errors import LunosInputError
 from lunos_integrations.llama_index import InvalidToolCallError, LunosLLM
+from lunos_integrations.parameters import LunosUnsupportedParameterWarning
 from lunos_integrations.testing import JSONReply, LocalLunosServer
 
 Bodies = Callable[[], list[dict[str, Any]]]
@@ -123,15 +124,18 @@ def test_parallel_tool_calls(route_llm: LunosLLM, bodies: Bodies) -> None:
     assert "parallel_tool_calls" not in bodies()[-1]  # not forced either way
 
 
-def test_parallel_false_not_sent_to_models_without_it(
-    make_llm: Callable[..., LunosLLM], bodies: Bodies
-) -> None:
-    # Gemini's catalog entry lists tools and tool_choice but not parallel_tool_calls.
-    llm = make_llm(model="google/gemini-2.5-flash")
-    response = llm.chat_with_tools([WEATHER, TIME], user_msg="get_weather and get_time please")
-    assert "parallel_tool_calls" not in bodies()[-1]
+def test_parallel_false_learned_when_a_model_rejects_it(bodies: Bodies) -> None:
+    """Sent as asked; a server that refuses it costs one extra request, then never again."""
+    with LocalLunosServer(catalog_profile="strict") as srv:
+        llm = LunosLLM(model="google/gemini-2.5-flash", base_url=srv.base_url, api_key=srv.api_key)
+        with pytest.warns(LunosUnsupportedParameterWarning, match="parallel_tool_calls"):
+            first = llm.chat_with_tools([WEATHER, TIME], user_msg="get_weather and get_time")
+        second = llm.chat_with_tools([WEATHER, TIME], user_msg="get_weather and get_time")
+        sent = [r.json for r in srv.requests if r.path == "/v1/chat/completions"]
+    assert [("parallel_tool_calls" in b) for b in sent] == [True, False, False]
     # LlamaIndex's allow_parallel_tool_calls=False contract is still honoured locally.
-    assert [s.tool_name for s in llm.get_tool_calls_from_response(response)] == ["get_weather"]
+    for response in (first, second):
+        assert [s.tool_name for s in llm.get_tool_calls_from_response(response)] == ["get_weather"]
 
 
 def test_tool_result_round_trip(route_llm: LunosLLM, bodies: Bodies) -> None:
