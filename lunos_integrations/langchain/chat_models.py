@@ -37,9 +37,10 @@ from .._pickling import model_state
 from ..catalog import shared_catalog
 from ..client import LunosClient, check_api, client_from_settings
 from ..config import app_id_setting, base_url_setting, resolve_config
+from ..construction import safe_construction_error
 from ..errors import LunosError, LunosInputError
 from ..parameters import gate_mode
-from ..redact import has_userinfo, redact_repr_args, redact_url, safe_construction_error
+from ..redact import has_userinfo, redact_repr_args, redact_url
 from ..wire.types import OPTION_FIELDS, ChatRequest, ResponseFormat
 from .errors import to_langchain_error
 from .messages_in import convert_messages

@@ -34,8 +34,9 @@ from .._pickling import model_state
 from ..catalog import shared_catalog
 from ..client import LunosClient, client_from_settings
 from ..config import API_KEY_ENV, APP_ID_ENV, BASE_URL_ENV, DEFAULT_BASE_URL
+from ..construction import safe_construction_error
 from ..errors import LunosInputError
-from ..redact import redact_repr_args, redact_url, safe_construction_error
+from ..redact import redact_repr_args, redact_url
 from ..wire.types import EmbeddingRequest
 
 __all__ = ["DEFAULT_EMBEDDING_MODEL", "LunosEmbeddings"]

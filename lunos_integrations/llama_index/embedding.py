@@ -20,8 +20,9 @@ from .._pickling import model_state
 from ..catalog import shared_catalog
 from ..client import LunosClient, client_from_settings
 from ..config import app_id_setting, base_url_setting
+from ..construction import safe_construction_error
 from ..errors import APIResponseValidationError, LunosInputError
-from ..redact import redact_repr_args, redact_url, safe_construction_error
+from ..redact import redact_repr_args, redact_url
 from ..wire.types import EmbeddingRequest
 
 __all__ = ["DEFAULT_EMBEDDING_MODEL", "LunosEmbedding"]

@@ -63,9 +63,10 @@ from .._pickling import model_state
 from ..catalog import LunosCatalogWarning, catalog_of, shared_catalog
 from ..client import LunosClient, check_api, client_from_settings
 from ..config import app_id_setting, base_url_setting
+from ..construction import safe_construction_error
 from ..errors import LunosInputError, UnsupportedParameterError
 from ..parameters import gate_mode
-from ..redact import redact_repr_args, redact_url, safe_construction_error
+from ..redact import redact_repr_args, redact_url
 from ..wire.models import ModelInfo
 from ..wire.types import OPTION_FIELDS, ChatRequest
 from . import structured

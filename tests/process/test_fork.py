@@ -247,9 +247,7 @@ def test_locks_held_by_another_thread_at_fork_do_not_deadlock_the_child(
     lunos_server: LocalLunosServer,
 ) -> None:
     """Every process-wide lock is held by a parent thread at the moment of the fork."""
-    from lunos_integrations import client as client_mod
-    from lunos_integrations import usage as usage_mod
-    from lunos_integrations.catalog import gating
+    from lunos_integrations.catalog import shared
     from lunos_integrations.catalog.state import CACHE
 
     model = build("langchain", "chat_completions", lunos_server)
@@ -260,9 +258,9 @@ def test_locks_held_by_another_thread_at_fork_do_not_deadlock_the_child(
             pools._ssl_lock,
             CACHE._lock,
             CACHE._key_lock(lunos_server.base_url),
-            gating._warned_lock,
-            client_mod._estimator_lock,
-            usage_mod._install_lock,
+            shared._SHARED_LOCK,
+            shared.shared_catalog(lunos_server.base_url)._warned_lock,
+            shared.shared_catalog(lunos_server.base_url).parameters._lock,
             usage._lock,
         ]
         holding, release = threading.Event(), threading.Event()

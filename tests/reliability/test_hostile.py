@@ -5,7 +5,7 @@ invoke, ainvoke, stream, astream) and LunosLLM (both routes; chat, stream_chat),
 ``timeout=2`` and ``max_retries=1``, all twelve clients of a case in parallel threads. The
 contract: a typed error (a ``LunosError``, which the framework variants also are) or, where
 the answer really is complete, the answer, within the documented bound of
-``(max_retries + 1) x timeout + backoff`` = 4.5 s (3 s of slack: twelve calls at once on a
+``(max_retries + 1) x timeout + backoff`` = 4.5 s (5 s of slack: twelve calls at once on a
 shared two-core machine);
 nothing hangs, nothing untyped escapes. ``max_response_bytes`` is 8 MiB here so the size
 cases stay cheap; ``benchmarks/hostile.py`` runs the same cases at the default limit and
