@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copyreg
 from collections.abc import Iterator
 
 import pytest
@@ -49,3 +50,15 @@ def _fresh_catalog_state() -> Iterator[None]:
     clear_catalog_cache()  # also forgets what the shared catalogs learned and warned
     yield
     clear_catalog_cache()
+
+
+#: ``copyreg``'s table before any test module is imported. Importing ``distributed`` (in
+#: tests/process, at collection) installs tblib's exception reducers process-wide, which
+#: pickle whole tracebacks recursively; restore the table once collection is done so only
+#: the tests that need those engines run with them (see tests/process/conftest.py).
+_DISPATCH_BEFORE_COLLECTION = dict(copyreg.dispatch_table)
+
+
+def pytest_collection_finish(session: pytest.Session) -> None:
+    copyreg.dispatch_table.clear()
+    copyreg.dispatch_table.update(_DISPATCH_BEFORE_COLLECTION)
