@@ -61,7 +61,8 @@ def dask_batch(model: ChatLunos, offline: bool) -> None:
             threads_per_worker=1,
             processes=True,  # separate worker processes: the model is shipped by pickling
             dashboard_address=None,
-            silence_logs=logging.ERROR,
+            # Workers may log a heartbeat error while the cluster shuts down; not ours.
+            silence_logs=logging.CRITICAL,
         ) as cluster,
         Client(cluster) as client,
     ):
