@@ -72,3 +72,21 @@ def _resolved_config(model: Any) -> Any:
         return client.config
     finally:
         client.close()
+
+
+class RebuiltOnUnpickle:
+    """Pickling for the LlamaIndex models: pydantic's state without the client, rebuilt by
+    ``__init__`` on load (one copy for LunosLLM and LunosEmbedding).
+
+    Pydantic's state, not LlamaIndex's (which trial-pickles every attribute and keeps the
+    client, and with it a second copy of the key); ``__init__`` re-run as LlamaIndex does,
+    so the copy builds its client, but without its silent fallback to a half-built object.
+    """
+
+    def __getstate__(self) -> dict[Any, Any]:
+        from pydantic import BaseModel
+
+        return model_state(self, BaseModel.__getstate__(self))  # type: ignore[arg-type]
+
+    def __setstate__(self, state: dict[Any, Any]) -> None:
+        type(self).__init__(self, **state["__dict__"])

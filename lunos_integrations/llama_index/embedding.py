@@ -14,9 +14,9 @@ from __future__ import annotations
 from typing import Any
 
 from llama_index.core.base.embeddings.base import BaseEmbedding, Embedding
-from pydantic import BaseModel, Field, PrivateAttr, SecretStr, ValidationError, field_serializer
+from pydantic import Field, PrivateAttr, SecretStr, ValidationError, field_serializer
 
-from .._pickling import model_state
+from .._pickling import RebuiltOnUnpickle
 from ..catalog import shared_catalog
 from ..client import LunosClient, client_from_settings
 from ..config import app_id_setting, base_url_setting
@@ -30,7 +30,7 @@ __all__ = ["DEFAULT_EMBEDDING_MODEL", "LunosEmbedding"]
 DEFAULT_EMBEDDING_MODEL = "openai/text-embedding-3-small"
 
 
-class LunosEmbedding(BaseEmbedding):
+class LunosEmbedding(RebuiltOnUnpickle, BaseEmbedding):
     """Lunos embedding models for LlamaIndex.
 
     Example:
@@ -97,19 +97,6 @@ class LunosEmbedding(BaseEmbedding):
     def _redact_url_fields(self, value: str | None) -> str | None:
         """``to_dict`` / ``to_json`` show the URL with its password masked, as reprs do."""
         return redact_url(value) if value else value
-
-    def __getstate__(self) -> dict[Any, Any]:
-        """Pickles without its client; the copy opens its own connections (see README).
-
-        Pydantic's state, not LlamaIndex's (which trial-pickles every attribute and keeps
-        the client, and with it a second copy of the key).
-        """
-        return model_state(self, BaseModel.__getstate__(self))
-
-    def __setstate__(self, state: dict[Any, Any]) -> None:
-        # Re-run __init__, as LlamaIndex does, so the copy builds its client; but without
-        # LlamaIndex's silent fallback to a half-built object when that fails.
-        type(self).__init__(self, **state["__dict__"])
 
     @property
     def client(self) -> LunosClient:

@@ -47,7 +47,6 @@ from llama_index.core.base.llms.types import (
     ToolCallBlock,
 )
 from llama_index.core.bridge.pydantic import (
-    BaseModel,
     Field,
     PrivateAttr,
     SecretStr,
@@ -59,7 +58,7 @@ from llama_index.core.llms.function_calling import FunctionCallingLLM
 from llama_index.core.llms.llm import ToolSelection
 from llama_index.core.types import PydanticProgramMode
 
-from .._pickling import model_state
+from .._pickling import RebuiltOnUnpickle
 from ..catalog import LunosCatalogWarning, catalog_of, shared_catalog
 from ..client import LunosClient, check_api, client_from_settings
 from ..config import app_id_setting, base_url_setting
@@ -94,7 +93,7 @@ _DIRECT_FIELDS = frozenset((*OPTION_FIELDS, "parallel_tool_calls"))
 _HEADER_KEYS = ("extra_headers", "headers")
 
 
-class LunosLLM(FunctionCallingLLM):
+class LunosLLM(RebuiltOnUnpickle, FunctionCallingLLM):
     """Lunos chat models in LlamaIndex (chat, streaming, tools, structured output, agents).
 
     Example::
@@ -231,19 +230,6 @@ class LunosLLM(FunctionCallingLLM):
         """``to_dict`` / ``to_json`` show URLs with their password masked, as reprs do;
         a model rebuilt from them needs the real URL again (the masked one is refused)."""
         return redact_url(value) if value else value
-
-    def __getstate__(self) -> dict[Any, Any]:
-        """Pickles without its client; the copy opens its own connections (see README).
-
-        Pydantic's state, not LlamaIndex's (which trial-pickles every attribute and keeps
-        the client, and with it a second copy of the key).
-        """
-        return model_state(self, BaseModel.__getstate__(self))
-
-    def __setstate__(self, state: dict[Any, Any]) -> None:
-        # Re-run __init__, as LlamaIndex does, so the copy builds its client; but without
-        # LlamaIndex's silent fallback to a half-built object when that fails.
-        type(self).__init__(self, **state["__dict__"])
 
     @property
     def client(self) -> LunosClient:
