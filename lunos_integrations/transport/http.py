@@ -12,254 +12,49 @@ from __future__ import annotations
 
 import asyncio
 import base64
-import json
 import logging
 import time
 from collections.abc import AsyncIterator, Callable, Iterator, Mapping
-from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any
 
 import httpx
 
-from .._json import loads as fast_json_loads
 from .._version import __version__
 from ..config import LunosConfig
 from ..errors import (
     APIConnectionError,
     APIResponseValidationError,
     APIStatusError,
-    APITimeoutError,
     LunosError,
-    ResponseTooLargeError,
-    StreamIdleTimeoutError,
-    StreamTruncatedError,
     WireFormatError,
     error_from_response,
-    error_from_stream_event,
 )
-from ..redact import NO_SECRETS, Secrets, redact_url, scrub_text, split_userinfo
+from ..redact import Secrets, redact_url, split_userinfo
 from . import bodies, deadline
 from .bodies import BodyReader
-from .deadline import Budget, chat_progress, messages_progress, whole_attempt_seconds
+from .deadline import Budget, whole_attempt_seconds
 from .pools import POOLS
+from .replies import (
+    JSONResponse,
+    StreamEvent,
+    check_stream_response,
+    connection_error,
+    decode_json_body,
+    encode_body,
+    request_id_of,
+)
 from .retry import retry_delay, should_retry_status
-from .sse import SSEEvent, SSELineTooLongError, SSEParser
+from .sse import SSEParser
+from .stream_state import StreamKind, StreamState
+
+__all__ = ["USER_AGENT", "JSONResponse", "StreamEvent", "StreamKind", "Transport"]
 
 logger = logging.getLogger("lunos_integrations")
 
 USER_AGENT = f"lunos-integrations/{__version__}"
-StreamKind = Literal["chat", "messages"]
 _MAX_REDIRECTS = 5
-_REQUEST_ID_HEADERS = ("x-request-id", "request-id", "x-lunos-request-id")
-_DUMPS = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
-_LOADS = fast_json_loads
-
-
-@dataclass(slots=True)
-class JSONResponse:
-    """A successful response: decoded JSON plus what callers may want to surface."""
-
-    status_code: int
-    data: Any
-    headers: httpx.Headers
-    request_id: str | None
-
-
-@dataclass(slots=True)
-class StreamEvent:
-    """One decoded stream event; ``event`` is the SSE event name (Anthropic) or ``None``."""
-
-    event: str | None
-    data: Any
-    #: Only on the first event of a stream: the response's request id header, if any.
-    request_id: str | None = None
-
-
-def request_id_of(headers: Mapping[str, str]) -> str | None:
-    for name in _REQUEST_ID_HEADERS:
-        value = headers.get(name)
-        if value:
-            return value
-    return None
-
-
-def encode_body(body: Any) -> bytes:
-    return _DUMPS(body).encode("utf-8")
-
-
-def decode_json_body(
-    response: httpx.Response, content: bytes | bytearray, secrets: Secrets = NO_SECRETS
-) -> Any:
-    """The JSON of a 2xx body, or a typed error naming what actually came back (with any
-    echoed secret scrubbed from the excerpt)."""
-    rid = request_id_of(response.headers)
-    text = content.decode("utf-8", errors="replace")
-    bodies.free_after_decode(content)  # the text is the one copy from here on
-    ctype = response.headers.get("content-type", "")
-    if not text.strip():
-        raise APIResponseValidationError(
-            f"Lunos returned status {response.status_code} with an empty body "
-            "where JSON was expected",
-            status_code=response.status_code,
-            request_id=rid,
-        )
-    try:
-        return _LOADS(text)
-    except RecursionError:
-        raise APIResponseValidationError(
-            f"Lunos returned status {response.status_code} with JSON nested deeper than the "
-            "parser follows (thousands of levels); no real reply looks like that.",
-            status_code=response.status_code,
-            request_id=rid,
-        ) from None
-    except ValueError:
-        pass
-    # Raised here, not in the except block: the parser's error would stay attached as
-    # __context__, and its ``doc`` attribute is the whole unscrubbed body.
-    excerpt = " ".join(scrub_text(text, secrets).split())[:200]
-    kind = "an HTML page" if "html" in ctype or text.lstrip().startswith("<") else "non-JSON"
-    raise APIResponseValidationError(
-        f"Lunos returned status {response.status_code} with {kind} "
-        f"(content-type {ctype or 'missing'}) where JSON was expected: {excerpt!r}. "
-        "A proxy or wrong base_url is the usual cause.",
-        status_code=response.status_code,
-        body_excerpt=excerpt,
-        request_id=rid,
-        raw_body=text,
-    )
-
-
-def _connection_error(exc: httpx.TransportError, url: str) -> APIConnectionError:
-    if isinstance(exc, httpx.TimeoutException):
-        return APITimeoutError(f"Request to {url} timed out ({type(exc).__name__}).", url=url)
-    return APIConnectionError(
-        f"Could not reach {url}: {type(exc).__name__}: {exc}. "
-        "Check the network, base_url and any proxy settings.",
-        url=url,
-    )
-
-
 _URL_CACHE_SIZE = 64
-_MALFORMED = object()
 _monotonic = time.monotonic
-
-
-class _StreamState:
-    """Per-stream decisions shared by the sync and async readers."""
-
-    __slots__ = ("finished", "kind", "progress", "request_id", "route", "secrets", "yielded")
-
-    def __init__(
-        self,
-        kind: StreamKind,
-        request_id: str | None,
-        route: str = "",
-        secrets: Secrets = NO_SECRETS,
-    ) -> None:
-        self.kind = kind
-        self.request_id = request_id
-        self.route = route
-        self.secrets = secrets
-        self.finished = False
-        self.yielded = False
-        #: Whether the last decoded event moved the answer on (restarts the idle clock).
-        self.progress = False
-
-    def decode(self, ev: SSEEvent) -> StreamEvent | None:
-        """Turn one SSE event into a payload, or ``None`` for terminators and pings."""
-        data = ev.data
-        if self.kind == "chat" and data == "[DONE]":
-            self.finished = True
-            return None
-        try:
-            obj = _LOADS(data)
-        except RecursionError:
-            raise APIResponseValidationError(
-                f"a stream event from {self.route} holds JSON nested deeper than the parser "
-                "follows (thousands of levels); no real event looks like that",
-                status_code=200,
-                body_excerpt=scrub_text(data, self.secrets)[:200],
-                request_id=self.request_id,
-            ) from None
-        except ValueError:
-            obj = _MALFORMED
-        if obj is _MALFORMED:  # raised outside the except: the parser error holds the data
-            excerpt = scrub_text(data, self.secrets)[:200]
-            raise APIResponseValidationError(
-                f"malformed JSON in a stream event: {excerpt!r}",
-                status_code=200,
-                body_excerpt=excerpt,
-                request_id=self.request_id,
-                raw_body=data,
-            )
-        if self.kind == "chat":
-            if type(obj) is dict and "error" in obj and not obj.get("choices"):
-                raise error_from_stream_event(obj, request_id=self.request_id, secrets=self.secrets)
-            self.progress = chat_progress(obj)
-            return self._event(ev.event, obj)
-        name = ev.event or (obj.get("type") if type(obj) is dict else None)
-        if type(name) is not str:  # e.g. {"type": []}: not an event name at all
-            name = None
-        if name == "error":
-            raise error_from_stream_event(obj, request_id=self.request_id, secrets=self.secrets)
-        if name == "ping":
-            return None
-        if name == "message_stop":
-            self.finished = True
-        self.progress = messages_progress(name, obj)
-        return self._event(name, obj)
-
-    def _event(self, name: str | None, obj: Any) -> StreamEvent:
-        if self.yielded:
-            return StreamEvent(name, obj)
-        self.yielded = True
-        return StreamEvent(name, obj, self.request_id)
-
-    def end(self, parser: SSEParser) -> list[SSEEvent]:
-        try:
-            return parser.close()
-        except SSELineTooLongError as exc:
-            raise self.invalid(exc) from None
-        except WireFormatError:
-            raise self.truncated("it ended inside a UTF-8 character") from None
-
-    def invalid(self, exc: WireFormatError) -> APIResponseValidationError:
-        """The typed error for bytes the SSE parser refused (bad UTF-8, a line too long)."""
-        if isinstance(exc, SSELineTooLongError):
-            return ResponseTooLargeError(
-                f"The Lunos stream from {self.route} was refused: {exc} (a quarter of "
-                "max_response_bytes). Raise max_response_bytes (client argument or LunosConfig "
-                "field) if events this large are expected.",
-                limit=exc.limit,
-                request_id=self.request_id,
-            )
-        return APIResponseValidationError(
-            f"The Lunos stream from {self.route} is broken: {exc}.",
-            status_code=200,
-            request_id=self.request_id,
-        )
-
-    def truncated(self, why: str) -> StreamTruncatedError:
-        terminator = "data: [DONE]" if self.kind == "chat" else "event: message_stop"
-        return StreamTruncatedError(
-            f"The Lunos stream ended before its terminator ({terminator}): {why}. "
-            "The answer is incomplete and was not returned as complete."
-        )
-
-    def broken(self, exc: httpx.TransportError, idle: float | None) -> LunosError:
-        if isinstance(exc, httpx.ReadTimeout):
-            return self.idle(idle)
-        if isinstance(exc, httpx.TimeoutException):
-            return APITimeoutError(f"The Lunos stream timed out ({type(exc).__name__}).")
-        return self.truncated(f"the connection broke ({type(exc).__name__}: {exc})")
-
-    def idle(self, idle: float | None) -> StreamIdleTimeoutError:
-        return StreamIdleTimeoutError(
-            f"The Lunos stream from {self.route} made no progress for {idle} s "
-            "(stream_idle_timeout, or timeout when unset): no content, tool call, reasoning, "
-            "usage or finish arrived; keep-alive comments and empty events do not count. "
-            "The connection was closed."
-        )
 
 
 class Transport:
@@ -507,7 +302,7 @@ class Transport:
         if isinstance(exc, httpx.TimeoutException) and budget.expired():
             return bodies.deadline_error(route, budget, self.url(path))
         if isinstance(exc, httpx.TransportError):
-            return _connection_error(exc, self.url(path))
+            return connection_error(exc, self.url(path))
         return APIResponseValidationError(
             f"The body Lunos sent for {route} could not be decoded ({type(exc).__name__}: {exc}).",
             status_code=200,
@@ -562,7 +357,7 @@ class Transport:
             except httpx.TransportError as exc:
                 self._log(method, path, type(exc).__name__, attempt, started)
                 if attempt >= self.config.max_retries:
-                    raise _connection_error(exc, self.url(path)) from exc
+                    raise connection_error(exc, self.url(path)) from exc
                 time.sleep(self._retry_wait(attempt, None))
                 attempt += 1
                 continue
@@ -633,7 +428,7 @@ class Transport:
         """
         budget = self._budget()
         response = self._send_sync("POST", path, body, None, headers, True, budget)
-        state = _StreamState(kind, request_id_of(response.headers), f"POST {path}", self._secrets)
+        state = StreamState(kind, request_id_of(response.headers), f"POST {path}", self._secrets)
         parser = SSEParser(max_line=self._line_limit)
         idle, limit = self._idle_seconds, self._limit
         # From the headers on, the budget is the progress clock: it restarts on each event
@@ -641,7 +436,7 @@ class Transport:
         budget.start(idle, f"stream_idle_timeout={idle} s")
         deadline.attach(response, budget)
         try:
-            _check_stream_response(response)
+            check_stream_response(response)
             seen = 0
             try:
                 chunks = bodies.body_chunks(response, state.route)
@@ -712,7 +507,7 @@ class Transport:
             except httpx.TransportError as exc:
                 self._log(method, path, type(exc).__name__, attempt, started)
                 if attempt >= self.config.max_retries:
-                    raise _connection_error(exc, self.url(path)) from exc
+                    raise connection_error(exc, self.url(path)) from exc
                 await asyncio.sleep(self._retry_wait(attempt, None))
                 attempt += 1
                 continue
@@ -785,13 +580,13 @@ class Transport:
         except BaseException:
             release()
             raise
-        state = _StreamState(kind, request_id_of(response.headers), f"POST {path}", self._secrets)
+        state = StreamState(kind, request_id_of(response.headers), f"POST {path}", self._secrets)
         parser = SSEParser(max_line=self._line_limit)
         idle, limit = self._idle_seconds, self._limit
         budget.start(idle, f"stream_idle_timeout={idle} s")  # now the progress clock
         deadline.attach(response, budget)
         try:
-            _check_stream_response(response)
+            check_stream_response(response)
             seen = 0
             try:
                 chunks = bodies.abody_chunks(response, state.route)
@@ -835,17 +630,3 @@ class Transport:
 
 def _noop() -> None:
     """Release callback for injected clients, which are not sharded."""
-
-
-def _check_stream_response(response: httpx.Response) -> None:
-    """A 2xx answer to a stream request must be an event stream, not a JSON or HTML page."""
-    ctype = response.headers.get("content-type", "")
-    if not ctype or "text/event-stream" in ctype:
-        return
-    raise APIResponseValidationError(
-        f"Lunos answered a streaming request with status {response.status_code} and "
-        f"content-type {ctype!r} instead of text/event-stream. A proxy or a wrong base_url "
-        "is the usual cause.",
-        status_code=response.status_code,
-        request_id=request_id_of(response.headers),
-    )

@@ -18,8 +18,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from lunos_integrations.errors import LunosError
-from lunos_integrations.transport.http import StreamEvent, _StreamState
+from lunos_integrations.transport.replies import StreamEvent
 from lunos_integrations.transport.sse import SSEEvent, SSEParser
+from lunos_integrations.transport.stream_state import StreamState
 
 EXAMPLES = 400
 COUNTS: dict[str, int] = {}
@@ -106,7 +107,7 @@ _SHAPED = st.recursive(
 
 
 def _decode_all(kind: Any, events: list[SSEEvent]) -> list[StreamEvent]:
-    state = _StreamState(kind, None, "POST /test")
+    state = StreamState(kind, None, "POST /test")
     out = []
     for ev in events:
         decoded = state.decode(ev)
