@@ -50,7 +50,7 @@ from .parameters import (
     unsupported_error,
     warn_dropped,
 )
-from .redact import redact_url
+from .redact import Secrets, redact_url
 from .transport.http import JSONResponse, StreamEvent, Transport
 from .usage_events import current_listeners
 from .wire import chat_completions, embeddings, messages
@@ -141,9 +141,8 @@ class _StreamSession:
             self.request_id = event.request_id
         try:
             delta = self._decode(event)
-        except WireFormatError as exc:  # the codec quotes the event: it may echo the key
-            scrub_error(exc, self._client.transport.secrets)
-            raise
+        except WireFormatError as exc:
+            raise _invalid_reply(exc, self._client.transport.secrets, 200, self.request_id) from exc
         if delta is None:
             return None
         if not self.started:
@@ -285,9 +284,8 @@ class LunosClient:
         try:
             result = decode(response.data)
         except WireFormatError as exc:
-            scrub_error(exc, self.transport.secrets)  # the codec quotes the body
-            raise APIResponseValidationError(
-                str(exc), status_code=response.status_code, request_id=response.request_id
+            raise _invalid_reply(
+                exc, self.transport.secrets, response.status_code, response.request_id
             ) from exc
         result.request_id = response.request_id
         return result
@@ -596,10 +594,22 @@ class LunosClient:
         try:
             return embeddings.decode_response(response.data)
         except WireFormatError as exc:
-            scrub_error(exc, self.transport.secrets)  # the codec quotes the body
-            raise APIResponseValidationError(
-                str(exc), status_code=response.status_code, request_id=response.request_id
+            raise _invalid_reply(
+                exc, self.transport.secrets, response.status_code, response.request_id
             ) from exc
+
+
+def _invalid_reply(
+    exc: WireFormatError, secrets: Secrets, status_code: int, request_id: str | None
+) -> APIResponseValidationError:
+    """The one error for a 2xx reply or stream event of the wrong shape, on every path.
+
+    The codec's message quotes what came back, which may echo the key, so it is scrubbed
+    first (the codec error stays attached as the cause). Streamed and whole replies raise
+    the same class, with the status and request id, so callers catch one thing.
+    """
+    scrub_error(exc, secrets)
+    return APIResponseValidationError(str(exc), status_code=status_code, request_id=request_id)
 
 
 #: Settings every adapter exposes under the same names as :class:`LunosClient`'s arguments.

@@ -164,8 +164,9 @@ class ResponseTooLargeError(APIResponseValidationError):
 class WireFormatError(LunosError, ValueError):
     """A response or stream event does not have the shape its route promises.
 
-    Raised by the pure wire codecs (which know no HTTP status); the transport re-raises it
-    as :class:`APIResponseValidationError` with the status and request id attached.
+    Raised by the pure wire codecs (which know no HTTP status). Callers never see it bare:
+    the client re-raises it, for whole replies and stream events alike, as
+    :class:`APIResponseValidationError` with the status and request id attached.
     """
 
 

@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from lunos_integrations.errors import APIResponseValidationError, LunosError, WireFormatError
+from lunos_integrations.errors import APIResponseValidationError, LunosError
 from lunos_integrations.testing import JSONReply, LocalLunosServer, StreamReply
 
 pytestmark = pytest.mark.timeout(60)
@@ -224,7 +224,9 @@ def test_malformed_stream_chunks_are_typed_in_both_adapters(
     lunos_server.enqueue(StreamReply(events))
     with pytest.raises(LunosError) as lc_info:
         list(_chat_lunos(lunos_server, model=model, api=api).stream("hi"))
-    assert isinstance(lc_info.value, (WireFormatError, APIResponseValidationError))
+    # The same class as for a whole reply of the wrong shape, with the status attached.
+    assert isinstance(lc_info.value, APIResponseValidationError), repr(lc_info.value)
+    assert lc_info.value.status_code == 200
     lunos_server.enqueue(StreamReply(events))
     with pytest.raises(LunosError) as li_info:
         list(
@@ -232,4 +234,5 @@ def test_malformed_stream_chunks_are_typed_in_both_adapters(
                 [ChatMessage(role="user", content="hi")]
             )
         )
-    assert isinstance(li_info.value, (WireFormatError, APIResponseValidationError))
+    assert isinstance(li_info.value, APIResponseValidationError), repr(li_info.value)
+    assert li_info.value.status_code == 200

@@ -25,7 +25,6 @@ from lunos_integrations.errors import (
     InternalServerError,
     LunosError,
     PermissionDeniedError,
-    WireFormatError,
 )
 from lunos_integrations.testing import (
     Action,
@@ -104,7 +103,7 @@ def _fault(case: str, driver: Driver) -> tuple[Action, type[LunosError], str]:
             if driver.api == "messages"
             else json.dumps(echo)
         )
-        return StreamReply([event]), WireFormatError, "Bearer ***"
+        return StreamReply([event]), APIResponseValidationError, "Bearer ***"
     if case == "malformed_stream_event":  # streams only
         event = f'data: {{"debug": "Authorization: Bearer {KEY}", "choices": [\n\n'
         reply = StreamReply([event.encode()])
