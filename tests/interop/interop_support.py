@@ -7,6 +7,7 @@ the model says; the LiteLLM mocks answer fixed text, so their content can be com
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 from pydantic import BaseModel
 
@@ -69,3 +70,19 @@ def wrong_key_error(target_name: str) -> tuple[type[APIStatusError], str]:
     if target_name == "llama.cpp":
         return AuthenticationError, "Invalid API key"
     return BadRequestError, "No connected db"
+
+
+def chat_options(target: Target, model: str | None, **overrides: Any) -> dict[str, Any]:
+    """The constructor arguments both adapters' tests start from: short, deterministic
+    answers, and no retries (a real server's error must surface at once)."""
+    options: dict[str, Any] = {
+        "model": model or target.chat_model,
+        "api": target.api,
+        "api_key": target.api_key,
+        "base_url": target.base_url,
+        "max_tokens": 12,
+        "temperature": 0,
+        "max_retries": 0,
+    }
+    options.update(overrides)
+    return options

@@ -19,6 +19,7 @@ from .interop_support import (
     STRUCT_TOKENS,
     Mood,
     Target,
+    chat_options,
     get_weather,
     structured_method,
     wrong_key_error,
@@ -30,17 +31,7 @@ ASYNC = pytest.mark.parametrize("is_async", [False, True], ids=["sync", "async"]
 
 
 def _chat(target: Target, model: str | None = None, **kwargs: Any) -> ChatLunos:
-    options: dict[str, Any] = {
-        "model": model or target.chat_model,
-        "api": target.api,
-        "api_key": target.api_key,
-        "base_url": target.base_url,
-        "max_tokens": 12,
-        "temperature": 0,
-        "max_retries": 0,
-    }
-    options.update(kwargs)
-    return ChatLunos(**options)
+    return ChatLunos(**chat_options(target, model, **kwargs))
 
 
 async def _invoke(runnable: Any, arg: Any, is_async: bool) -> Any:

@@ -18,6 +18,7 @@ from .interop_support import (
     STRUCT_TOKENS,
     Mood,
     Target,
+    chat_options,
     get_weather,
     structured_method,
     wrong_key_error,
@@ -31,17 +32,7 @@ ASYNC = pytest.mark.parametrize("is_async", [False, True], ids=["sync", "async"]
 def _llm(target: Target, model: str | None = None, **kwargs: Any) -> Any:
     from lunos_integrations.llama_index import LunosLLM
 
-    options: dict[str, Any] = {
-        "model": model or target.chat_model,
-        "api": target.api,
-        "api_key": target.api_key,
-        "base_url": target.base_url,
-        "max_tokens": 12,
-        "temperature": 0,
-        "max_retries": 0,
-    }
-    options.update(kwargs)
-    return LunosLLM(**options)
+    return LunosLLM(**chat_options(target, model, **kwargs))
 
 
 def _user(text: str) -> Any:
