@@ -62,7 +62,12 @@ def decode_json_body(
     """The JSON of a 2xx body, or a typed error naming what actually came back (with any
     echoed secret scrubbed from the excerpt)."""
     rid = request_id_of(response.headers)
-    text = content.decode("utf-8", errors="replace")
+    invalid_at = -1
+    try:
+        text = content.decode("utf-8")
+    except UnicodeDecodeError as exc:  # kept for the message below; the body may not be JSON
+        invalid_at = exc.start
+        text = content.decode("utf-8", errors="replace")
     bodies.free_after_decode(content)  # the text is the one copy from here on
     ctype = response.headers.get("content-type", "")
     if not text.strip():
@@ -73,7 +78,7 @@ def decode_json_body(
             request_id=rid,
         )
     try:
-        return _LOADS(text)
+        data = _LOADS(text)
     except RecursionError:
         raise APIResponseValidationError(
             f"Lunos returned status {response.status_code} with JSON nested deeper than the "
@@ -83,6 +88,19 @@ def decode_json_body(
         ) from None
     except ValueError:
         pass
+    else:
+        if invalid_at < 0:
+            return data
+        # JSON is UTF-8 (RFC 8259). Replacing the bad bytes would hand back an answer that
+        # is not the one sent, with nothing to say so: refuse it, as a stream does.
+        raise APIResponseValidationError(
+            f"Lunos returned status {response.status_code} with a JSON body that is not "
+            f"valid UTF-8 (first bad byte at offset {invalid_at}); the answer was not "
+            "returned because its text would have been altered. A proxy re-encoding the "
+            "body is the usual cause.",
+            status_code=response.status_code,
+            request_id=rid,
+        )
     # Raised here, not in the except block: the parser's error would stay attached as
     # __context__, and its ``doc`` attribute is the whole unscrubbed body.
     excerpt = " ".join(scrub_text(text, secrets).split())[:200]

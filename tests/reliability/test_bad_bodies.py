@@ -61,12 +61,33 @@ def _reply(kind: str, driver: Driver) -> tuple[Action, type[LunosError], str]:
         if stream:
             return RawReply(200, b"", "text/event-stream"), StreamTruncatedError, "terminator"
         return RawReply(200, b"", "application/json"), APIResponseValidationError, "empty body"
+    if kind == "invalid_utf8":  # a latin-1 "é" inside otherwise valid JSON
+        if stream:
+            event = b'data: {"choices": [{"index": 0, "delta": {"content": "caf\xe9"}}]}\n\n'
+            return StreamReply([event]), APIResponseValidationError, "not valid UTF-8"
+        body = (
+            b'{"choices": [{"index": 0, "message": {"role": "assistant", "content": "caf\xe9"}}]}'
+        )
+        reply = RawReply(200, body, content_type="application/json")
+        return reply, APIResponseValidationError, "not valid UTF-8"
+    if kind == "latin1_html":  # still reported as the HTML page it is, not as bad UTF-8
+        page = HTML.replace(b"Proxy error", b"Erreur du proxy \xe9")
+        reply = RawReply(200, page, content_type="text/html")
+        return reply, APIResponseValidationError, "text/event-stream" if stream else "html"
     if kind == "wrong_shape":  # invoke only, see CASES
         return JSONReply({"unexpected": True}), APIResponseValidationError, ""
     raise AssertionError(kind)
 
 
-KINDS = ["malformed_json", "html", "wrong_content_type", "empty", "wrong_shape"]
+KINDS = [
+    "malformed_json",
+    "html",
+    "wrong_content_type",
+    "empty",
+    "wrong_shape",
+    "invalid_utf8",
+    "latin1_html",
+]
 # Stream decoders skip events they do not recognise (gateways interleave processing and
 # usage chunks), so a "wrong shape" is only an error for a whole JSON answer. What a stream
 # that ends without a finish reason does is tested in test_stream_faults.py.

@@ -35,6 +35,7 @@ EXPECTED_KIND: dict[str, tuple[str, ...]] = {
     "huge_line": ("ResponseTooLarge", "Timeout"),
     "corrupt_gzip": ("ResponseValidation",),
     "deep_nesting": ("ResponseValidation",),
+    "invalid_utf8": ("ResponseValidation",),  # whole replies too: the text would be altered
     "deep_error_body": ("InternalServer", "LunosAPIError"),  # LangChain names it so
 }
 
