@@ -22,7 +22,6 @@ at construction, like an SDK client); calls never create clients.
 from __future__ import annotations
 
 import asyncio
-import logging
 import warnings
 from collections.abc import Generator, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, Literal
@@ -44,7 +43,6 @@ from llama_index.core.base.llms.types import (
     CompletionResponseGen,
     LLMMetadata,
     MessageRole,
-    ToolCallBlock,
 )
 from llama_index.core.bridge.pydantic import (
     Field,
@@ -63,22 +61,22 @@ from ..catalog import LunosCatalogWarning, catalog_of, shared_catalog
 from ..client import LunosClient, check_api, client_from_settings
 from ..config import app_id_setting, base_url_setting
 from ..construction import safe_construction_error
-from ..errors import LunosInputError, UnsupportedParameterError
+from ..errors import UnsupportedParameterError
 from ..parameters import gate_mode
 from ..redact import redact_repr_args, redact_url
 from ..wire.models import ModelInfo
-from ..wire.types import OPTION_FIELDS, ChatRequest
+from ..wire.types import ChatRequest
 from . import structured
+from .call_options import apply_call_options
 from .messages_in import to_neutral_messages
 from .messages_out import StreamState, chat_response_from_result
-from .tools import resolve_tool_choice, to_tool_specs, tool_selections
+from .tools import keep_first_tool_call, resolve_tool_choice, to_tool_specs, tool_selections
 
 if TYPE_CHECKING:
     from llama_index.core.tools.types import BaseTool
 
 __all__ = ["DEFAULT_CONTEXT_WINDOW", "DEFAULT_MODEL", "DEFAULT_NUM_OUTPUT", "LunosLLM"]
 
-logger = logging.getLogger(__name__)
 
 DEFAULT_MODEL = "openai/gpt-4o-mini"
 #: Used when the catalog does not know the model: a modern, conservative window.
@@ -86,11 +84,6 @@ DEFAULT_CONTEXT_WINDOW = 128_000
 #: Output budget reserved by LlamaIndex's prompt helper when neither ``max_tokens`` nor the
 #: catalog give one.
 DEFAULT_NUM_OUTPUT = 4096
-
-# Per-call / additional_kwargs keys that map onto ChatRequest fields (so each route codec
-# encodes them its own way). Anything else goes verbatim into the JSON body (extra_body).
-_DIRECT_FIELDS = frozenset((*OPTION_FIELDS, "parallel_tool_calls"))
-_HEADER_KEYS = ("extra_headers", "headers")
 
 
 class LunosLLM(RebuiltOnUnpickle, FunctionCallingLLM):
@@ -378,7 +371,7 @@ class LunosLLM(RebuiltOnUnpickle, FunctionCallingLLM):
         extra = self.additional_kwargs
         if extra or kwargs:
             options = {**extra, **kwargs} if extra else kwargs
-            headers = _apply_options(req, options)
+            headers = apply_call_options(req, options)
         return req, headers
 
     # ------------------------------------------------------------------ chat
@@ -523,7 +516,7 @@ class LunosLLM(RebuiltOnUnpickle, FunctionCallingLLM):
         **kwargs: Any,
     ) -> ChatResponse:
         if not allow_parallel_tool_calls:
-            _keep_first_tool_call(response)
+            keep_first_tool_call(response)
         return response
 
     def get_tool_calls_from_response(
@@ -594,60 +587,3 @@ class LunosLLM(RebuiltOnUnpickle, FunctionCallingLLM):
         if self._force_tool_path():
             return await structured.astream_tool(self, *args, **kwargs)
         return await super()._structured_astream_call(*args, **kwargs)
-
-
-def _keep_first_tool_call(response: ChatResponse) -> None:
-    """LlamaIndex's ``allow_parallel_tool_calls=False`` contract: one call per reply."""
-    blocks = response.message.blocks
-    calls = [b for b in blocks if isinstance(b, ToolCallBlock)]
-    if len(calls) <= 1:
-        return
-    logger.info("Keeping the first of %d tool calls (allow_parallel_tool_calls=False)", len(calls))
-    first = calls[0]
-    response.message.blocks = [b for b in blocks if not isinstance(b, ToolCallBlock) or b is first]
-    kwargs = response.message.additional_kwargs
-    if isinstance(kwargs.get("tool_calls"), list):
-        kwargs["tool_calls"] = kwargs["tool_calls"][:1]
-
-
-def _apply_options(req: ChatRequest, options: Mapping[str, Any]) -> dict[str, str] | None:
-    """Apply per-call kwargs / ``additional_kwargs`` to ``req``; returns per-call headers."""
-    headers: dict[str, str] | None = None
-    extra: dict[str, Any] | None = None
-    for key, value in options.items():
-        if value is None:
-            continue
-        if key in _DIRECT_FIELDS:
-            setattr(req, key, value)
-        elif key == "model":
-            if not isinstance(value, str) or not value.strip():
-                raise LunosInputError("model must be a non-empty model id.", param="model")
-            req.model = value
-        elif key == "stop":
-            req.stop = [value] if isinstance(value, str) else list(value)
-        elif key == "tools":
-            req.tools = to_tool_specs(value, None)
-        elif key == "tool_choice":
-            req.tool_choice = resolve_tool_choice(value)
-        elif key == "response_format":
-            req.response_format = structured.to_response_format(value)
-        elif key == "stream_options":
-            if isinstance(value, dict) and "include_usage" in value:
-                req.include_usage = bool(value["include_usage"])
-        elif key in ("stream_usage", "include_usage"):
-            req.include_usage = bool(value)
-        elif key == "extra_body":
-            if not isinstance(value, dict):
-                raise LunosInputError("extra_body must be a dict.", param="extra_body")
-            extra = {**(extra or {}), **value}
-        elif key in _HEADER_KEYS:
-            if not isinstance(value, Mapping):
-                raise LunosInputError(f"{key} must be a mapping.", param=key)
-            headers = {**(headers or {}), **{str(k): str(v) for k, v in value.items()}}
-        else:
-            if extra is None:
-                extra = {}
-            extra[key] = value
-    if extra:
-        req.extra_body = extra
-    return headers

@@ -16,6 +16,7 @@ Why these rules:
 from __future__ import annotations
 
 import json
+import logging
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -26,6 +27,8 @@ from llama_index.core.llms.utils import parse_partial_json
 from ..errors import LunosError, LunosInputError
 from ..wire.types import NamedToolChoice, ToolChoice, ToolSpec
 from .messages_out import INVALID_TOOL_CALLS_KEY
+
+logger = logging.getLogger(__name__)
 
 if TYPE_CHECKING:
     from llama_index.core.tools.types import BaseTool
@@ -169,3 +172,17 @@ def _partial_arguments(text: str) -> dict[str, Any]:
         except ValueError:
             return {}
     return value if isinstance(value, dict) else {}
+
+
+def keep_first_tool_call(response: ChatResponse) -> None:
+    """LlamaIndex's ``allow_parallel_tool_calls=False`` contract: one call per reply."""
+    blocks = response.message.blocks
+    calls = [b for b in blocks if isinstance(b, ToolCallBlock)]
+    if len(calls) <= 1:
+        return
+    logger.info("Keeping the first of %d tool calls (allow_parallel_tool_calls=False)", len(calls))
+    first = calls[0]
+    response.message.blocks = [b for b in blocks if not isinstance(b, ToolCallBlock) or b is first]
+    kwargs = response.message.additional_kwargs
+    if isinstance(kwargs.get("tool_calls"), list):
+        kwargs["tool_calls"] = kwargs["tool_calls"][:1]
