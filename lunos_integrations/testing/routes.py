@@ -30,7 +30,7 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from . import catalog as catalog_mod
-from . import fake_model, replies, strict_types
+from . import fake_embeddings, fake_model, replies, strict_types
 from .http11 import HTTPRequest
 from .scripting import error_envelope
 from .sse import SSEFrame
@@ -375,4 +375,4 @@ class Router:
                 "invalid_request_error",
                 "model",
             )
-        return json_reply(200, fake_model.embeddings_reply(body, model))
+        return json_reply(200, fake_embeddings.embeddings_reply(body, model))

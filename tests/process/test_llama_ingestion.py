@@ -18,7 +18,7 @@ from llama_index.core.schema import MetadataMode
 
 from lunos_integrations.llama_index import LunosEmbedding
 from lunos_integrations.testing import LocalLunosServer
-from lunos_integrations.testing.fake_model import embedding_vector
+from lunos_integrations.testing.fake_embeddings import embedding_vector
 
 pytestmark = [
     pytest.mark.timeout(180),

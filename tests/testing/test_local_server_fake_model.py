@@ -9,12 +9,12 @@ import jsonschema
 import pytest
 
 from lunos_integrations.testing.catalog import default_models, find_model
+from lunos_integrations.testing.fake_embeddings import embedding_vector
 from lunos_integrations.testing.fake_model import (
     FakeModelError,
     answer_text,
     chat_turn,
     count_tokens,
-    embedding_vector,
     messages_turn,
     truncate_tokens,
 )
