@@ -30,13 +30,10 @@ from pydantic import SecretStr
 
 from .config import LunosConfig, TimeoutTypes, resolve_config
 from .errors import (
-    APIResponseValidationError,
     APIStatusError,
     LunosInputError,
     NotFoundError,
-    StreamTruncatedError,
     WireFormatError,
-    scrub_error,
 )
 from .facts import ModelFacts
 from .parameters import (
@@ -50,7 +47,8 @@ from .parameters import (
     unsupported_error,
     warn_dropped,
 )
-from .redact import Secrets, redact_url
+from .redact import redact_url
+from .stream_session import StreamSession, invalid_reply
 from .transport.http import JSONResponse, StreamEvent, Transport
 from .usage_events import current_listeners
 from .wire import chat_completions, embeddings, messages
@@ -109,67 +107,6 @@ def _is_model_unavailable(error: APIStatusError) -> bool:
         return True
     text = f"{error.message} {error.code or ''}".lower()
     return "model" in text and (error.status_code in (400, 503) or "unavailable" in text)
-
-
-class _StreamSession:
-    """Per-stream bookkeeping shared by :meth:`LunosClient.stream_chat` and its async twin.
-
-    Attaches the request id to the first delta, keeps the usage (the client prices it as it
-    arrives, so the chunk that carries usage also carries its cost) and reports it to usage
-    listeners exactly once, and refuses to call a stream complete when it never said why
-    it stopped.
-    """
-
-    __slots__ = ("_client", "_decode", "finished", "request", "request_id", "started", "usage")
-
-    def __init__(
-        self,
-        client: LunosClient,
-        request: ChatRequest,
-        decode: Callable[[StreamEvent], ChatDelta | None],
-    ) -> None:
-        self._client = client
-        self._decode = decode
-        self.request = request
-        self.request_id: str | None = None
-        self.started = False
-        self.finished = False
-        self.usage: Usage | None = None
-
-    def on_event(self, event: StreamEvent) -> ChatDelta | None:
-        if event.request_id is not None:
-            self.request_id = event.request_id
-        try:
-            delta = self._decode(event)
-        except WireFormatError as exc:
-            raise _invalid_reply(exc, self._client.transport.secrets, 200, self.request_id) from exc
-        if delta is None:
-            return None
-        if not self.started:
-            self.started = True
-            delta.request_id = self.request_id
-        if delta.finish_reason is not None:
-            self.finished = True
-        if delta.usage is not None:
-            self.usage = delta.usage
-        return delta
-
-    def check_complete(self) -> None:
-        """After the terminator: a stream that never gave a finish reason is cut short.
-
-        A gateway whose upstream dies mid-answer may still close the stream politely with
-        ``[DONE]`` / ``message_stop``; the missing finish reason is the only sign.
-        """
-        if not self.finished:
-            raise StreamTruncatedError(
-                "The Lunos stream ended with its terminator but never said why the answer "
-                "stopped (no finish_reason / stop_reason): the upstream answer was probably "
-                "cut, so it is not returned as complete."
-            )
-
-    def report(self) -> None:
-        if self.usage is not None:
-            self._client._report_usage(self.request.model, self.usage)
 
 
 class LunosClient:
@@ -284,7 +221,7 @@ class LunosClient:
         try:
             result = decode(response.data)
         except WireFormatError as exc:
-            raise _invalid_reply(
+            raise invalid_reply(
                 exc, self.transport.secrets, response.status_code, response.request_id
             ) from exc
         result.request_id = response.request_id
@@ -461,8 +398,10 @@ class LunosClient:
         chunks = chat_completions.ChunkDecoder()  # per stream: places index-less tool calls
         return lambda ev: chunks.feed(ev.data)
 
-    def _stream_session(self, request: ChatRequest, api: Api) -> _StreamSession:
-        return _StreamSession(self, request, self._stream_decoder(api))
+    def _stream_session(self, request: ChatRequest, api: Api) -> StreamSession:
+        return StreamSession(
+            request, self._stream_decoder(api), self.transport.secrets, self._report_usage
+        )
 
     def stream_chat(
         self,
@@ -594,22 +533,9 @@ class LunosClient:
         try:
             return embeddings.decode_response(response.data)
         except WireFormatError as exc:
-            raise _invalid_reply(
+            raise invalid_reply(
                 exc, self.transport.secrets, response.status_code, response.request_id
             ) from exc
-
-
-def _invalid_reply(
-    exc: WireFormatError, secrets: Secrets, status_code: int, request_id: str | None
-) -> APIResponseValidationError:
-    """The one error for a 2xx reply or stream event of the wrong shape, on every path.
-
-    The codec's message quotes what came back, which may echo the key, so it is scrubbed
-    first (the codec error stays attached as the cause). Streamed and whole replies raise
-    the same class, with the status and request id, so callers catch one thing.
-    """
-    scrub_error(exc, secrets)
-    return APIResponseValidationError(str(exc), status_code=status_code, request_id=request_id)
 
 
 #: Settings every adapter exposes under the same names as :class:`LunosClient`'s arguments.
