@@ -48,7 +48,7 @@ from .messages_out import StreamState, result_to_chat_result
 from .profile import LazyProfile, profile_from_model_info
 from .structured import StructuredMethod, build_structured_output
 from .tokens import estimate_message_tokens, estimate_text_tokens
-from .tools import BoundTools, convert_tool_choice, convert_tools, format_tools
+from .tools import convert_tool_choice, convert_tools, format_tools
 
 __all__ = ["ChatLunos"]
 
@@ -370,8 +370,7 @@ class ChatLunos(BaseChatModel):
             bound = convert_tools(tools, strict=kwargs.get("strict"))
             req.tools = bound.specs or None
             req.tool_choice = convert_tool_choice(kwargs.get("tool_choice"), bound)
-            if bound.server_tools:
-                extra["tools"] = _wire_tools(bound, api)
+            req.server_tools = bound.server_tools or None
         elif kwargs.get("tool_choice") not in (None, False, "auto", "none"):
             raise LunosInputError("tool_choice was given without tools.", param="tool_choice")
         if kwargs.get("parallel_tool_calls") is not None:
@@ -602,31 +601,3 @@ def _response_format(value: Any) -> ResponseFormat:
             param="response_format",
         ) from exc
     return ResponseFormat(type="json_schema", name=fn["name"], schema=fn.get("parameters"))
-
-
-def _wire_tools(bound: BoundTools, api: str) -> list[dict[str, Any]]:
-    """The full wire ``tools`` list when server tools (web search ...) are mixed in.
-
-    The codecs only know function tools, so this list replaces theirs through the body
-    extras; function tools are written exactly as the route's codec would write them.
-    """
-    out: list[dict[str, Any]] = []
-    for spec in bound.specs:
-        if api == "messages":
-            tool: dict[str, Any] = {"name": spec.name, "input_schema": spec.parameters}
-            if spec.description:
-                tool["description"] = spec.description
-            if spec.cache_control:
-                tool["cache_control"] = spec.cache_control
-        else:
-            fn: dict[str, Any] = {
-                "name": spec.name,
-                "description": spec.description,
-                "parameters": spec.parameters,
-            }
-            if spec.strict is not None:
-                fn["strict"] = spec.strict
-            tool = {"type": "function", "function": fn}
-        out.append(tool)
-    out.extend(bound.server_tools)
-    return out

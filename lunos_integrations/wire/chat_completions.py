@@ -82,6 +82,8 @@ def encode_request(req: ChatRequest) -> dict[str, Any]:
             body["tool_choice"] = choice
     if req.parallel_tool_calls is not None and tools:
         body["parallel_tool_calls"] = req.parallel_tool_calls
+    if req.server_tools:
+        body.setdefault("tools", []).extend(req.server_tools)
 
     if req.response_format is not None:
         body["response_format"] = _encode_response_format(req.response_format)

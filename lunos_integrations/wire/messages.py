@@ -140,6 +140,8 @@ def encode_request(req: ChatRequest) -> dict[str, Any]:
         raise LunosInputError(
             f"tool_choice {req.tool_choice!r} needs at least one tool.", param="tool_choice"
         )
+    if req.server_tools:
+        body.setdefault("tools", []).extend(req.server_tools)
 
     if thinking is not None:
         forced = isinstance(req.tool_choice, NamedToolChoice) or req.tool_choice in (

@@ -172,6 +172,9 @@ class ChatRequest:
     frequency_penalty: float | None = None
     presence_penalty: float | None = None
     tools: list[ToolSpec] | None = None
+    #: Provider tools (a web search tool, ...) sent verbatim after the function tools: the
+    #: codecs know only function tools, and must not reshape what they do not know.
+    server_tools: list[dict[str, Any]] | None = None
     tool_choice: ToolChoice | None = None
     parallel_tool_calls: bool | None = None
     response_format: ResponseFormat | None = None

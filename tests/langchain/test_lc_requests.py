@@ -211,6 +211,15 @@ def test_web_search_server_tool_is_kept_beside_function_tools() -> None:
     assert body["tools"][1] == web
 
 
+def test_server_tool_on_the_messages_route_follows_the_anthropic_function_tools() -> None:
+    web = {"type": "web_search_20250305", "name": "web_search", "max_uses": 2}
+    body = body_for(claude().bind_tools([Weather, web]), "x")
+    assert body["tools"][0]["name"] == "Weather" and "input_schema" in body["tools"][0]
+    assert body["tools"][1] == web
+    only = body_for(claude().bind_tools([web]), "x")
+    assert only["tools"] == [web] and "tool_choice" not in only
+
+
 def _history() -> list[Any]:
     return [
         SystemMessage("sys"),

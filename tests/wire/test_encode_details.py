@@ -148,3 +148,18 @@ def test_messages_parallel_false_without_choice_and_none_choice() -> None:
     body = messages.encode_request(_req(tools=tools, tool_choice="none", parallel_tool_calls=False))
     assert body["tool_choice"] == {"type": "none"}
     assert_schema_valid("messages", body)
+
+
+def test_server_tools_are_appended_verbatim_after_function_tools_on_both_routes() -> None:
+    spec = ToolSpec(name="f", description="d", parameters={"type": "object", "properties": {}})
+    web = {"type": "web_search", "parameters": {"max_results": 3}}
+    chat = chat_completions.encode_request(_req(tools=[spec], server_tools=[web]))
+    assert [t["type"] for t in chat["tools"]] == ["function", "web_search"]
+    assert chat["tools"][1] == web
+    msgs = messages.encode_request(_req(tools=[spec], server_tools=[web]))
+    assert [t.get("name") for t in msgs["tools"]] == ["f", None] and msgs["tools"][1] == web
+    alone = chat_completions.encode_request(_req(server_tools=[web]))
+    assert alone["tools"] == [web] and "tool_choice" not in alone
+    assert "parallel_tool_calls" not in chat_completions.encode_request(
+        _req(server_tools=[web], parallel_tool_calls=False)
+    )
