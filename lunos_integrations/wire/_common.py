@@ -217,22 +217,31 @@ def want_list(value: Any, where: str) -> list[Any] | None:
     raise wrong_type(where, "an array", value)
 
 
-def want_count(value: Any, where: str) -> int | None:
-    """A token count: a non-negative integer (also as a whole float or numeric string).
+def _as_number(value: Any, where: str, what: str) -> int | float:
+    """``value`` as an ``int`` / ``float``, also from a numeric string; else a typed error.
 
-    Servers disagree on ``12`` / ``12.0`` / ``"12"``; all are accepted. Booleans, negative
-    or non-finite numbers, other strings, arrays and objects are a :class:`WireFormatError`.
+    Servers disagree on ``12`` / ``12.0`` / ``"12"``; all are accepted. Booleans, other
+    strings, arrays and objects are a :class:`WireFormatError` naming ``what`` was expected.
     """
-    if value is None:
-        return None
     number: Any = value
     if isinstance(value, str):
         try:
             number = float(value.strip())
         except ValueError:
-            raise wrong_type(where, "a token count", value) from None
+            raise wrong_type(where, what, value) from None
     if isinstance(number, bool) or not isinstance(number, (int, float)):
-        raise wrong_type(where, "a token count", value)
+        raise wrong_type(where, what, value)
+    return number
+
+
+def want_count(value: Any, where: str) -> int | None:
+    """A token count: a non-negative integer (also as a whole float or numeric string).
+
+    Negative or non-finite numbers are a :class:`WireFormatError`, like any non-number.
+    """
+    if value is None:
+        return None
+    number = _as_number(value, where, "a token count")
     if isinstance(number, float) and not math.isfinite(number):
         raise wrong_type(where, "a finite token count", value)
     if number < 0:
@@ -244,14 +253,7 @@ def want_number(value: Any, where: str) -> float | None:
     """A finite number (or numeric string) as ``float``, or ``None``."""
     if value is None:
         return None
-    number: Any = value
-    if isinstance(value, str):
-        try:
-            number = float(value.strip())
-        except ValueError:
-            raise wrong_type(where, "a number", value) from None
-    if isinstance(number, bool) or not isinstance(number, (int, float)):
-        raise wrong_type(where, "a number", value)
+    number = _as_number(value, where, "a number")
     try:
         result = float(number)
     except OverflowError:

@@ -6,6 +6,7 @@ import json
 from collections.abc import Mapping
 from typing import Any
 
+from ._common import json_type
 from .types import InvalidToolCall, ToolCall
 
 __all__ = ["parse_tool_arguments"]
@@ -69,7 +70,7 @@ def parse_tool_arguments(
             raw_arguments=raw_text,
             error=(
                 f"Tool call arguments for {name!r} must be a JSON object, "
-                f"got {_json_type(arguments)}."
+                f"got {json_type(arguments)}."
             ),
         )
     if not name:
@@ -88,15 +89,3 @@ def _dumps(value: Any) -> str:
         return json.dumps(value, ensure_ascii=False)
     except (TypeError, ValueError, RecursionError):
         return f"<{type(value).__name__} that cannot be shown as JSON>"
-
-
-def _json_type(value: Any) -> str:
-    if isinstance(value, bool):
-        return "a boolean"
-    if isinstance(value, (int, float)):
-        return "a number"
-    if isinstance(value, str):
-        return "a string"
-    if isinstance(value, list):
-        return "an array"
-    return type(value).__name__
