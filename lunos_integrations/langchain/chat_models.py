@@ -41,6 +41,7 @@ from ..construction import safe_construction_error
 from ..errors import LunosError, LunosInputError
 from ..parameters import gate_mode
 from ..redact import has_userinfo, redact_repr_args, redact_url
+from ..wire.response_format import response_format_from_openai
 from ..wire.types import OPTION_FIELDS, ChatRequest, ResponseFormat
 from .errors import to_langchain_error
 from .messages_in import convert_messages
@@ -572,27 +573,8 @@ def _response_format(value: Any) -> ResponseFormat:
     """Per-call ``response_format`` (OpenAI dict, or a schema class) → neutral form."""
     if isinstance(value, ResponseFormat):
         return value
-    if isinstance(value, dict):
-        kind = value.get("type")
-        if kind in ("text", "json_object"):
-            return ResponseFormat(type=kind)
-        if kind == "json_schema":
-            spec = value.get("json_schema")
-            if not isinstance(spec, dict) or not isinstance(spec.get("schema"), dict):
-                raise LunosInputError(
-                    "response_format json_schema needs json_schema.schema.",
-                    param="response_format",
-                )
-            return ResponseFormat(
-                type="json_schema",
-                name=spec.get("name"),
-                schema=spec["schema"],
-                strict=spec.get("strict"),
-            )
-        raise LunosInputError(
-            f"Unknown response_format type {kind!r}; use text, json_object or json_schema.",
-            param="response_format",
-        )
+    if isinstance(value, Mapping):
+        return response_format_from_openai(value)
     try:
         fn = convert_to_openai_tool(value)["function"]
     except Exception as exc:

@@ -26,6 +26,7 @@ from llama_index.core.prompts.base import BasePromptTemplate
 from llama_index_instrumentation import get_dispatcher
 
 from ..errors import LunosInputError
+from ..wire.response_format import response_format_from_openai
 from ..wire.types import ResponseFormat
 
 if TYPE_CHECKING:
@@ -59,21 +60,7 @@ def to_response_format(value: Any) -> ResponseFormat:
             type="json_schema", name=value.__name__, schema=value.model_json_schema()
         )
     if isinstance(value, Mapping):
-        kind = value.get("type")
-        if kind in ("text", "json_object"):
-            return ResponseFormat(type=kind)
-        if kind == "json_schema":
-            spec = value.get("json_schema")
-            spec = spec if isinstance(spec, Mapping) else value
-            schema = spec.get("schema")
-            if isinstance(schema, Mapping):
-                strict = spec.get("strict")
-                return ResponseFormat(
-                    type="json_schema",
-                    name=spec.get("name") if isinstance(spec.get("name"), str) else None,
-                    schema=dict(schema),
-                    strict=strict if isinstance(strict, bool) else None,
-                )
+        return response_format_from_openai(value)
     raise LunosInputError(
         "response_format must be a pydantic model class, {'type': 'json_object'}, "
         "{'type': 'json_schema', 'json_schema': {'name': ..., 'schema': {...}}} or "

@@ -163,3 +163,37 @@ def test_server_tools_are_appended_verbatim_after_function_tools_on_both_routes(
     assert "parallel_tool_calls" not in chat_completions.encode_request(
         _req(server_tools=[web], parallel_tool_calls=False)
     )
+
+
+def test_openai_response_format_dicts_read_the_same_for_every_adapter() -> None:
+    import pytest
+
+    from lunos_integrations.errors import LunosInputError
+    from lunos_integrations.wire.response_format import response_format_from_openai as read
+
+    schema = {"type": "object", "properties": {"a": {"type": "integer"}}}
+    assert read({"type": "json_object"}) == ResponseFormat(type="json_object")
+    nested = {"type": "json_schema", "json_schema": {"name": "A", "schema": schema, "strict": True}}
+    assert read(nested) == ResponseFormat(type="json_schema", name="A", schema=schema, strict=True)
+    flat = {"type": "json_schema", "name": "A", "schema": schema}  # fields beside "type"
+    assert read(flat) == ResponseFormat(type="json_schema", name="A", schema=schema)
+    for bad, phrase in (
+        ({"type": "xml"}, "Unknown response_format type 'xml'"),
+        ({"type": "json_schema", "json_schema": {"name": "A"}}, r"needs json_schema\.schema"),
+        ({"type": "json_schema", "json_schema": {"schema": "{}"}}, r"needs json_schema\.schema"),
+    ):
+        with pytest.raises(LunosInputError, match=phrase) as info:
+            read(bad)
+        assert info.value.param == "response_format"
+
+
+def test_both_adapters_refuse_a_bad_response_format_dict_the_same_way() -> None:
+    import pytest
+
+    from lunos_integrations.errors import LunosInputError
+    from lunos_integrations.langchain.chat_models import _response_format
+    from lunos_integrations.llama_index.structured import to_response_format
+
+    for convert in (_response_format, to_response_format):
+        with pytest.raises(LunosInputError, match=r"needs json_schema\.schema"):
+            convert({"type": "json_schema", "json_schema": {"name": "A"}})
