@@ -172,7 +172,8 @@ def test_metadata_from_catalog(make_llm: Callable[..., LunosLLM]) -> None:
 def test_metadata_for_unknown_model_uses_modern_defaults(
     make_llm: Callable[..., LunosLLM],
 ) -> None:
-    meta = make_llm(model="acme/brand-new-model-2027").metadata
+    with pytest.warns(LunosCatalogWarning, match="'acme/brand-new-model-2027'.*assumes 128000"):
+        meta = make_llm(model="acme/brand-new-model-2027").metadata
     assert meta.context_window == 128_000
     assert meta.is_function_calling_model is True and meta.is_chat_model is True
     overridden = make_llm(
