@@ -139,8 +139,16 @@ class SSEParser:
         if tail:  # (longer than the limit only if text was, checked above)
             pieces.append(tail)
             self._pieces_len = len(tail)
-        events: list[SSEEvent] = []
         data = self._data  # cleared in place: one list per parser, not one per event
+        if not data and _only_ignored(text) and _only_ignored(lines[0]):
+            # Keep-alive comments, blank lines, "retry:" and unknown fields only: no event
+            # can complete, and a blank line can only clear the event name. Decided with a
+            # few substring scans instead of a Python step per line, so a flood of
+            # comments (a keep-alive storm, or a compressed bomb of them) costs little.
+            if "" in lines:
+                self._event = None
+            return []
+        events: list[SSEEvent] = []
         for line in lines:
             if not line:
                 if data:
@@ -192,3 +200,8 @@ class SSEParser:
             self._data.clear()
             self._event = None
         return events
+
+
+def _only_ignored(text: str) -> bool:
+    """True when ``text`` cannot hold a ``data``, ``event`` or ``id`` field line."""
+    return "data" not in text and "event" not in text and "id" not in text

@@ -112,3 +112,35 @@ def test_a_long_line_fed_in_pieces_is_joined_once_and_exactly() -> None:
     raw = ("data: " + payload + "\r\n\r\n").encode()
     assert parse_in_pieces(raw, 4096) == [SSEEvent(payload)]
     assert parse_in_pieces(raw, 1)[-1:] == [SSEEvent(payload)]
+
+
+# The comment-flood fast path: a chunk that cannot hold a data/event/id line skips the
+# per-line loop; these pin that it changes nothing a full parse would do.
+
+
+def test_an_event_name_is_cleared_by_a_blank_line_inside_a_comment_only_chunk() -> None:
+    parser = SSEParser()
+    assert parser.feed(b"event: ping\n") == []
+    assert parser.feed(b": keep-alive\n\n: more\n") == []  # the blank line ends "ping"
+    assert parser.feed(b"data: x\n\n") == [SSEEvent("x")]
+
+
+def test_a_field_name_cut_across_chunks_is_not_mistaken_for_a_comment() -> None:
+    parser = SSEParser()
+    assert parser.feed(b"da") == []
+    assert parser.feed(b"ta: x\n: c\n") == []  # "data" only exists once the line is joined
+    assert parser.feed(b"\n") == [SSEEvent("x")]
+    assert parser.feed(b"ev") == [] and parser.feed(b"ent: e\n: c\n") == []
+    assert parser.feed(b"data: y\n\n") == [SSEEvent("y", "e")]
+
+
+def test_pending_data_is_dispatched_by_a_blank_line_in_a_comment_only_chunk() -> None:
+    parser = SSEParser()
+    assert parser.feed(b"data: x\n") == []
+    assert parser.feed(b": c\n\n") == [SSEEvent("x")]
+
+
+def test_a_flood_of_comments_yields_nothing_and_keeps_the_next_event_whole() -> None:
+    flood = b": pad\n" * 200_000
+    events = parse_in_pieces(flood + b"retry: 5\nfoo: bar\n\n" + flood + b"data: done\n\n", 65536)
+    assert events == [SSEEvent("done")]
