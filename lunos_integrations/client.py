@@ -10,8 +10,8 @@ and cost to the listeners active in the caller's context (:mod:`.usage_events`).
 What a client consults besides the server is explicit: the ``catalog`` it was handed
 (:class:`~.facts.ModelFacts`: prices for cost, the learned-parameter memory, the opt-in
 catalog pre-filter). It imports nothing from the catalog or pricing modules, and nothing
-it consults can delay a request: the catalog is fetched concurrently, and only pricing
-after the reply waits for it, briefly.
+it consults can delay a request: the catalog is fetched in the background (beside a
+non-streamed call, after a stream), and only pricing after the reply waits for it, briefly.
 
 It is also usable on its own, for code that wants Lunos without a framework; pass
 ``catalog=lunos_integrations.catalog.shared_catalog`` for computed costs.
@@ -410,47 +410,65 @@ class LunosClient:
         api: Api = "chat_completions",
         headers: Mapping[str, str] | None = None,
     ) -> Iterator[ChatDelta]:
-        """Yield neutral deltas as they arrive; raises instead of ever ending short."""
+        """Yield neutral deltas as they arrive; raises instead of ever ending short.
+
+        The catalog (for the cost) is fetched only once the stream is over: see
+        :class:`~.stream_session.StreamSession` for why, and how the last delta still
+        carries the cost.
+        """
         path, base = self._route(api)
         request.stream = True
         request, body = self._prepare(request, api)
-        replied = self._warm()
-        while True:
-            session = self._stream_session(request, api)
-            events = self.transport.stream(
-                path,
-                body,
-                kind="messages" if api == "messages" else "chat",
-                headers=self._headers(base, headers),
-            )
-            try:
-                for event in events:
-                    replied()
-                    delta = session.on_event(event)
-                    if delta is not None:
-                        if delta.usage is not None:
-                            self._price_usage(request.model, delta.usage)
-                        yield delta
-                session.check_complete()
-                return
-            except APIStatusError as exc:
-                replied()
-                if session.started:
-                    raise
-                resend = self._rejection(request, body, api, exc)
-                if resend is not None:
-                    request, body = resend
-                    continue
-                retry = self._fallback(request, exc)
-                if retry is None:
-                    raise
-                yield from self.stream_chat(retry, api=api, headers=headers)
-                return
-            finally:
+        try:
+            while True:
+                session = self._stream_session(request, api)
+                events = self.transport.stream(
+                    path,
+                    body,
+                    kind="messages" if api == "messages" else "chat",
+                    headers=self._headers(base, headers),
+                )
                 try:
-                    events.close()  # type: ignore[attr-defined]
+                    for event in events:
+                        delta = session.on_event(event)
+                        if delta is not None:
+                            yield from self._priced(request.model, session.admit(delta))
+                    self._warm()()  # the stream is over: the catalog may be fetched now
+                    yield from self._priced(request.model, session.release())
+                    session.check_complete()
+                    return
+                except APIStatusError as exc:
+                    if session.started:
+                        raise
+                    resend = self._rejection(request, body, api, exc)
+                    if resend is not None:
+                        request, body = resend
+                        continue
+                    retry = self._fallback(request, exc)
+                    if retry is None:
+                        raise
+                    yield from self.stream_chat(retry, api=api, headers=headers)
+                    return
                 finally:
-                    session.report()
+                    try:
+                        events.close()  # type: ignore[attr-defined]
+                    finally:
+                        session.report()
+        except Exception:
+            self._warm()()  # a failed stream is over too (not on close or cancellation)
+            raise
+
+    def _priced(self, model: str, deltas: list[ChatDelta]) -> list[ChatDelta]:
+        for delta in deltas:
+            if delta.usage is not None:
+                self._price_usage(model, delta.usage)
+        return deltas
+
+    async def _apriced(self, model: str, deltas: list[ChatDelta]) -> list[ChatDelta]:
+        for delta in deltas:
+            if delta.usage is not None:
+                await self._aprice_usage(model, delta.usage)
+        return deltas
 
     async def astream_chat(
         self,
@@ -459,47 +477,51 @@ class LunosClient:
         api: Api = "chat_completions",
         headers: Mapping[str, str] | None = None,
     ) -> AsyncIterator[ChatDelta]:
+        """Async :meth:`stream_chat`."""
         path, base = self._route(api)
         request.stream = True
         request, body = await self._aprepare(request, api)
-        replied = await self._awarm()
-        while True:
-            session = self._stream_session(request, api)
-            events = self.transport.astream(
-                path,
-                body,
-                kind="messages" if api == "messages" else "chat",
-                headers=self._headers(base, headers),
-            )
-            try:
-                async for event in events:
-                    replied()
-                    delta = session.on_event(event)
-                    if delta is not None:
-                        if delta.usage is not None:
-                            await self._aprice_usage(request.model, delta.usage)
-                        yield delta
-                session.check_complete()
-                return
-            except APIStatusError as exc:
-                replied()
-                if session.started:
-                    raise
-                resend = self._rejection(request, body, api, exc)
-                if resend is not None:
-                    request, body = resend
-                    continue
-                retry = self._fallback(request, exc)
-                if retry is None:
-                    raise
-                async for delta in self.astream_chat(retry, api=api, headers=headers):
-                    yield delta
-                return
-            finally:
+        try:
+            while True:
+                session = self._stream_session(request, api)
+                events = self.transport.astream(
+                    path,
+                    body,
+                    kind="messages" if api == "messages" else "chat",
+                    headers=self._headers(base, headers),
+                )
                 try:
-                    await events.aclose()  # type: ignore[attr-defined]
+                    async for event in events:
+                        delta = session.on_event(event)
+                        if delta is not None:
+                            for out in await self._apriced(request.model, session.admit(delta)):
+                                yield out
+                    (await self._awarm())()  # the stream is over: fetch the catalog now
+                    for out in await self._apriced(request.model, session.release()):
+                        yield out
+                    session.check_complete()
+                    return
+                except APIStatusError as exc:
+                    if session.started:
+                        raise
+                    resend = self._rejection(request, body, api, exc)
+                    if resend is not None:
+                        request, body = resend
+                        continue
+                    retry = self._fallback(request, exc)
+                    if retry is None:
+                        raise
+                    async for delta in self.astream_chat(retry, api=api, headers=headers):
+                        yield delta
+                    return
                 finally:
-                    session.report()
+                    try:
+                        await events.aclose()  # type: ignore[attr-defined]
+                    finally:
+                        session.report()
+        except Exception:
+            (await self._awarm())()  # a failed stream is over too (not on close or cancellation)
+            raise
 
     # ------------------------------------------------------------------ embeddings
 

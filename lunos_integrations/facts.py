@@ -10,7 +10,8 @@ Contract (the client relies on it):
 
 * nothing here may delay a request: :meth:`warm` / :meth:`awarm` only *start* a fetch,
   and return a callable the client calls once its reply has begun (the fetch may wait for
-  it, briefly, so that the prompt is the first request on the wire);
+  it, briefly, so that the prompt is the first request on the wire). Streams call
+  :meth:`warm` only once they are over, so no fetch runs beside a stream;
 * :meth:`price` / :meth:`aprice` run after the reply, wait at most a short bound for a
   fetch in flight, return ``None`` when the price is unknown and never raise;
 * :meth:`prefilter` / :meth:`aprefilter` are used only with ``gate_parameters="catalog"``

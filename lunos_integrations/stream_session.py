@@ -33,10 +33,18 @@ def invalid_reply(
 class StreamSession:
     """Per-stream bookkeeping shared by :meth:`LunosClient.stream_chat` and its async twin.
 
-    Attaches the request id to the first delta, keeps the usage (the client prices it as it
-    arrives, so the chunk that carries usage also carries its cost) and reports it to usage
+    Attaches the request id to the first delta, keeps the usage and reports it to usage
     listeners exactly once, and refuses to call a stream complete when it never said why
     it stopped.
+
+    It also holds back the closing delta that carries unpriced usage (and nothing to
+    show: no text, reasoning, tool call or image) until the terminator, via
+    :meth:`admit` / :meth:`release`. The client fetches the model catalog only once the
+    stream is over, never beside it: some single-slot servers end a running stream when
+    any other request arrives (llama-cpp-python's server does, by default), so a catalog
+    request of ours would cut the user's answer short. Holding that delta for the few
+    microseconds until the terminator lets it still carry the cost, priced from a catalog
+    fetched after the stream.
     """
 
     __slots__ = (
@@ -44,6 +52,7 @@ class StreamSession:
         "_report",
         "_secrets",
         "finished",
+        "held",
         "request",
         "request_id",
         "started",
@@ -65,6 +74,7 @@ class StreamSession:
         self.started = False
         self.finished = False
         self.usage: Usage | None = None
+        self.held: list[ChatDelta] = []
 
     def on_event(self, event: StreamEvent) -> ChatDelta | None:
         if event.request_id is not None:
@@ -84,6 +94,27 @@ class StreamSession:
             self.usage = delta.usage
         return delta
 
+    def admit(self, delta: ChatDelta) -> list[ChatDelta]:
+        """The deltas to hand to the caller now, in order (none while holding, see above).
+
+        A delta with something to show is never delayed: if one arrives after a held one
+        (a server that streams on after its usage), everything held goes out before it.
+        """
+        if _shows(delta):
+            if not self.held:
+                return [delta]
+            out, self.held = [*self.held, delta], []
+            return out
+        if self.held or (delta.usage is not None and delta.usage.cost is None):
+            self.held.append(delta)
+            return []
+        return [delta]
+
+    def release(self) -> list[ChatDelta]:
+        """At the terminator: what :meth:`admit` held back, in order."""
+        out, self.held = self.held, []
+        return out
+
     def check_complete(self) -> None:
         """After the terminator: a stream that never gave a finish reason is cut short.
 
@@ -100,3 +131,8 @@ class StreamSession:
     def report(self) -> None:
         if self.usage is not None:
             self._report(self.request.model, self.usage)
+
+
+def _shows(delta: ChatDelta) -> bool:
+    """Whether a delta carries anything a caller displays or acts on."""
+    return bool(delta.text or delta.reasoning_text or delta.tool_calls or delta.images)

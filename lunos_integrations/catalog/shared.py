@@ -10,10 +10,13 @@ rejected parameters private to that client).
 
 Timing rules (why the first call is as fast as a plain OpenAI client):
 
-* a call *starts* the fetch (:meth:`ModelCatalog.warm`) and sends its request at once;
-  the fetch itself begins once the call's reply has begun, or after
+* a non-streamed call *starts* the fetch (:meth:`ModelCatalog.warm`) and sends its
+  request at once; the fetch itself begins once the call's reply is in, or after
   :attr:`~ModelCatalog.head_start` (250 ms) if the reply takes longer, so the prompt is the
   first request on the wire and a slow answer still overlaps the fetch;
+* a stream calls :meth:`~ModelCatalog.warm` only after its terminator, so no fetch runs
+  beside it: single-slot servers (llama-cpp-python's, by default) end a running stream
+  when another request arrives (see :class:`~lunos_integrations.stream_session.StreamSession`);
 * after the reply, pricing waits for a fetch still in flight at most :attr:`price_wait`
   seconds (default 50 ms): long enough for a fetch that started with the call to land on
   any reasonable network, short enough not to matter. A catalog that is slower, down or

@@ -124,6 +124,9 @@ class LocalLunosServer:
             (:data:`catalog.CATALOG_PROFILES`: ``"full"``, ``"documented"``, ``"strict"``,
             ``"none"``, ``"slow"``, ``"unauthorized"``).
         catalog_delay: seconds the ``"slow"`` profile takes to answer ``/v1/models``.
+        interrupt_streams: behave like llama-cpp-python's server (``interrupt_requests``,
+            on by default there): any request that arrives while a stream is being sent
+            ends that stream at once with its terminator and no finish reason.
     """
 
     def __init__(
@@ -141,6 +144,7 @@ class LocalLunosServer:
         strict_openai_types: bool = False,
         catalog_profile: catalog_mod.CatalogProfile = "full",
         catalog_delay: float = 2.0,
+        interrupt_streams: bool = False,
     ) -> None:
         self._request_ids = itertools.count(1)
         self._connection_ids = itertools.count(1)
@@ -167,6 +171,9 @@ class LocalLunosServer:
         self._open = 0
         self._total = 0
         self._disconnects = 0
+        self.interrupt_streams = interrupt_streams
+        #: Requests received so far (read by streams to notice one arriving, see above).
+        self._arrivals = 0
         self._loop: asyncio.AbstractEventLoop | None = None
         self._thread: threading.Thread | None = None
         self._server: asyncio.AbstractServer | None = None
@@ -417,6 +424,7 @@ class LocalLunosServer:
         """Answer one request; returns (keep the connection, connection was aborted)."""
         action = self.script.pop_for(request.path, request.method)
         self._record(request, action, _CONNECTION.get())
+        self._arrivals += 1
         keep_alive = request.keep_alive
         delay = action.delay if action is not None else 0.0
         delay += self.router.catalog_delay_for(request)
@@ -547,7 +555,10 @@ class LocalLunosServer:
             frames = frames[: fault.error_event_after]
             frames.append(self._error_frame(reply.kind, fault.error))
         await self._write(writer, self._head(reply, keep_alive), fault)
+        arrivals = self._arrivals
         for index, frame in enumerate(frames):
+            if self.interrupt_streams and self._arrivals != arrivals and not frame.terminator:
+                continue  # another request came in: straight to the terminator
             if fault.disconnect_after_events is not None and index >= fault.disconnect_after_events:
                 self._drop(writer, fault.reset)
                 return False, True
