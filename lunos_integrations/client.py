@@ -419,44 +419,40 @@ class LunosClient:
         path, base = self._route(api)
         request.stream = True
         request, body = self._prepare(request, api)
-        try:
-            while True:
-                session = self._stream_session(request, api)
-                events = self.transport.stream(
-                    path,
-                    body,
-                    kind="messages" if api == "messages" else "chat",
-                    headers=self._headers(base, headers),
-                )
+        while True:
+            session = self._stream_session(request, api)
+            events = self.transport.stream(
+                path,
+                body,
+                kind="messages" if api == "messages" else "chat",
+                headers=self._headers(base, headers),
+            )
+            try:
+                for event in events:
+                    delta = session.on_event(event)
+                    if delta is not None:
+                        yield from self._priced(request.model, session.admit(delta))
+                self._warm()()  # the stream is over: the catalog may be fetched now
+                yield from self._priced(request.model, session.release())
+                session.check_complete()
+                return
+            except APIStatusError as exc:
+                if session.started:
+                    raise
+                resend = self._rejection(request, body, api, exc)
+                if resend is not None:
+                    request, body = resend
+                    continue
+                retry = self._fallback(request, exc)
+                if retry is None:
+                    raise
+                yield from self.stream_chat(retry, api=api, headers=headers)
+                return
+            finally:
                 try:
-                    for event in events:
-                        delta = session.on_event(event)
-                        if delta is not None:
-                            yield from self._priced(request.model, session.admit(delta))
-                    self._warm()()  # the stream is over: the catalog may be fetched now
-                    yield from self._priced(request.model, session.release())
-                    session.check_complete()
-                    return
-                except APIStatusError as exc:
-                    if session.started:
-                        raise
-                    resend = self._rejection(request, body, api, exc)
-                    if resend is not None:
-                        request, body = resend
-                        continue
-                    retry = self._fallback(request, exc)
-                    if retry is None:
-                        raise
-                    yield from self.stream_chat(retry, api=api, headers=headers)
-                    return
+                    events.close()  # type: ignore[attr-defined]
                 finally:
-                    try:
-                        events.close()  # type: ignore[attr-defined]
-                    finally:
-                        session.report()
-        except Exception:
-            self._warm()()  # a failed stream is over too (not on close or cancellation)
-            raise
+                    session.report()
 
     def _priced(self, model: str, deltas: list[ChatDelta]) -> list[ChatDelta]:
         for delta in deltas:
@@ -481,47 +477,43 @@ class LunosClient:
         path, base = self._route(api)
         request.stream = True
         request, body = await self._aprepare(request, api)
-        try:
-            while True:
-                session = self._stream_session(request, api)
-                events = self.transport.astream(
-                    path,
-                    body,
-                    kind="messages" if api == "messages" else "chat",
-                    headers=self._headers(base, headers),
-                )
+        while True:
+            session = self._stream_session(request, api)
+            events = self.transport.astream(
+                path,
+                body,
+                kind="messages" if api == "messages" else "chat",
+                headers=self._headers(base, headers),
+            )
+            try:
+                async for event in events:
+                    delta = session.on_event(event)
+                    if delta is not None:
+                        for out in await self._apriced(request.model, session.admit(delta)):
+                            yield out
+                (await self._awarm())()  # the stream is over: fetch the catalog now
+                for out in await self._apriced(request.model, session.release()):
+                    yield out
+                session.check_complete()
+                return
+            except APIStatusError as exc:
+                if session.started:
+                    raise
+                resend = self._rejection(request, body, api, exc)
+                if resend is not None:
+                    request, body = resend
+                    continue
+                retry = self._fallback(request, exc)
+                if retry is None:
+                    raise
+                async for delta in self.astream_chat(retry, api=api, headers=headers):
+                    yield delta
+                return
+            finally:
                 try:
-                    async for event in events:
-                        delta = session.on_event(event)
-                        if delta is not None:
-                            for out in await self._apriced(request.model, session.admit(delta)):
-                                yield out
-                    (await self._awarm())()  # the stream is over: fetch the catalog now
-                    for out in await self._apriced(request.model, session.release()):
-                        yield out
-                    session.check_complete()
-                    return
-                except APIStatusError as exc:
-                    if session.started:
-                        raise
-                    resend = self._rejection(request, body, api, exc)
-                    if resend is not None:
-                        request, body = resend
-                        continue
-                    retry = self._fallback(request, exc)
-                    if retry is None:
-                        raise
-                    async for delta in self.astream_chat(retry, api=api, headers=headers):
-                        yield delta
-                    return
+                    await events.aclose()  # type: ignore[attr-defined]
                 finally:
-                    try:
-                        await events.aclose()  # type: ignore[attr-defined]
-                    finally:
-                        session.report()
-        except Exception:
-            (await self._awarm())()  # a failed stream is over too (not on close or cancellation)
-            raise
+                    session.report()
 
     # ------------------------------------------------------------------ embeddings
 
