@@ -93,8 +93,6 @@ def _check_request(request: ChatRequest) -> None:
 
 def check_api(api: str) -> Api:
     if api not in APIS:
-        from .errors import LunosInputError
-
         raise LunosInputError(
             f"api must be 'chat_completions' or 'messages', got {api!r}", param="api"
         )

@@ -1,9 +1,10 @@
 """The repository is all the test suite needs (issue #13, part 1).
 
-A clone with nothing beside it must pass: the suite once read request schemas from
-``<repo>/../shared``, which only our build machines had. ``.ci/run`` proves the whole thing
-by running the README's commands in a fresh clone; these checks catch the usual way back
-into that state (a path that climbs out of the repository) early and name the file.
+A clone with nothing beside it must pass: the suite once read request schemas from a
+sibling folder of the repository, which only our build machines had. ``.ci/run`` proves
+the whole thing by running the README's commands in a fresh clone; these checks catch the
+usual way back into that state (a path that climbs out of the repository) early and name
+the file.
 """
 
 from __future__ import annotations
@@ -17,7 +18,8 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1]
 SCHEMAS = ROOT / "tests" / "data" / "schemas"
 SOURCES = ("tests", "lunos_integrations", "cookbook", "benchmarks")
-# A path built to leave the repository: "<repo>/../x", '../shared', or a machine path.
+# A path built to leave the repository: the parent folder joined on, a string starting
+# with the parent folder, a machine path, or the old sibling schema folder.
 _OUTSIDE = re.compile(r"""/\s*["']\.\.["']|["']\.\./|/work/|shared/schemas""")
 
 

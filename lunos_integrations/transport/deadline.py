@@ -243,11 +243,8 @@ def chat_progress(obj: Any) -> bool:
             continue
         if choice.get("finish_reason") is not None:
             return True
-        delta = choice.get("delta")
-        if type(delta) is dict:
-            for key, value in delta.items():
-                if value and key != "role":
-                    return True
+        if _has_value(choice.get("delta"), "role"):
+            return True
     return False
 
 
@@ -261,10 +258,11 @@ def messages_progress(name: str | None, obj: Any) -> bool:
     """Whether an Anthropic Messages event moves the answer on (an empty delta does not)."""
     if name in _MESSAGES_PROGRESS:
         return True
-    if name == "content_block_delta" and type(obj) is dict:
-        delta = obj.get("delta")
-        if type(delta) is dict:
-            for key, value in delta.items():
-                if value and key != "type":
-                    return True
-    return False
+    return (
+        name == "content_block_delta" and type(obj) is dict and _has_value(obj.get("delta"), "type")
+    )
+
+
+def _has_value(delta: Any, besides: str) -> bool:
+    """Whether a delta object holds a non-empty value under any key but ``besides``."""
+    return type(delta) is dict and any(value and key != besides for key, value in delta.items())
