@@ -36,6 +36,14 @@ from .errors import (
     WireFormatError,
 )
 from .facts import ModelFacts
+from .observe import (
+    NO_OBSERVATION,
+    CallInfo,
+    Observation,
+    ObserverFactory,
+    Operation,
+    context_factories,
+)
 from .parameters import (
     ESSENTIAL,
     GateSetting,
@@ -48,6 +56,7 @@ from .parameters import (
     warn_dropped,
 )
 from .redact import redact_url
+from .stream_calls import arun_stream, run_stream
 from .stream_session import StreamSession, invalid_reply
 from .transport.http import JSONResponse, StreamEvent, Transport
 from .usage_events import current_listeners
@@ -134,6 +143,7 @@ class LunosClient:
         gate_parameters: GateSetting = "learn",
         catalog: CatalogSetting = None,
         parameter_memory: ParameterMemory | None = None,
+        observers: tuple[ObserverFactory, ...] = (),
     ) -> None:
         if config is None:
             config = resolve_config(
@@ -164,6 +174,9 @@ class LunosClient:
         self.transport = Transport(
             config, http_client=http_client, http_async_client=http_async_client
         )
+        #: What watches every call of this client (telemetry), besides what the caller's
+        #: context installs with :func:`~.observe.watching` (budgets): see :mod:`.observe`.
+        self.observers = observers
 
     def __repr__(self) -> str:
         base_url = redact_url(self.config.base_url)
@@ -261,6 +274,28 @@ class LunosClient:
         for listener in current_listeners():
             listener(model, self.config.app_id, usage)
 
+    def observation(
+        self, operation: Operation, route: str, request: Any = None, *, stream: bool = False
+    ) -> Observation:
+        """The observers of one logical call (shared and empty when nothing watches).
+
+        Public so that the catalog's listing calls (``models``, ``balance``) are watched
+        the same way as chat and embeddings.
+        """
+        factories = self.observers + context_factories()
+        if not factories:
+            return NO_OBSERVATION
+        info = CallInfo(
+            operation=operation,
+            route=route,
+            model=getattr(request, "model", None),
+            stream=stream,
+            base_url=redact_url(self.config.base_url),
+            app_id=self.config.app_id,
+            request=request,
+        )
+        return Observation.start(info, factories)
+
     def _learned(self, request: ChatRequest, api: Api) -> ChatRequest:
         if self.gate_mode == "off":
             return request
@@ -328,14 +363,28 @@ class LunosClient:
         headers: Mapping[str, str] | None = None,
     ) -> ChatResult:
         """One non-streamed chat call. Retries happen in the transport, never here."""
-        path, base = self._route(api)
         request.stream = False
+        with self.observation("chat", api, request) as observation:
+            return self._chat(request, api, headers, observation)
+
+    def _chat(
+        self,
+        request: ChatRequest,
+        api: Api,
+        headers: Mapping[str, str] | None,
+        observation: Observation,
+    ) -> ChatResult:
+        path, base = self._route(api)
         request, body = self._prepare(request, api)
         replied = self._warm()
         while True:
             try:
                 response = self.transport.request(
-                    "POST", path, body=body, headers=self._headers(base, headers)
+                    "POST",
+                    path,
+                    body=body,
+                    headers=self._headers(base, headers),
+                    observation=observation,
                 )
                 break
             except APIStatusError as exc:
@@ -343,16 +392,19 @@ class LunosClient:
                 resend = self._rejection(request, body, api, exc)
                 if resend is not None:
                     request, body = resend
+                    observation.on_retarget(request, "dropped_parameter")
                     continue
                 retry = self._fallback(request, exc)
                 if retry is None:
                     raise
-                return self.chat(retry, api=api, headers=headers)
+                observation.on_retarget(retry, "fallback_model")
+                return self._chat(retry, api, headers, observation)
         replied()
         result = self._decode_result(api, response)
         if result.usage is not None:
             self._price_usage(request.model, result.usage)
             self._report_usage(request.model, result.usage)
+        observation.on_result(request.model, result.usage, result)
         return result
 
     async def achat(
@@ -362,14 +414,29 @@ class LunosClient:
         api: Api = "chat_completions",
         headers: Mapping[str, str] | None = None,
     ) -> ChatResult:
-        path, base = self._route(api)
+        """Async :meth:`chat`."""
         request.stream = False
+        with self.observation("chat", api, request) as observation:
+            return await self._achat(request, api, headers, observation)
+
+    async def _achat(
+        self,
+        request: ChatRequest,
+        api: Api,
+        headers: Mapping[str, str] | None,
+        observation: Observation,
+    ) -> ChatResult:
+        path, base = self._route(api)
         request, body = await self._aprepare(request, api)
         replied = await self._awarm()
         while True:
             try:
                 response = await self.transport.arequest(
-                    "POST", path, body=body, headers=self._headers(base, headers)
+                    "POST",
+                    path,
+                    body=body,
+                    headers=self._headers(base, headers),
+                    observation=observation,
                 )
                 break
             except APIStatusError as exc:
@@ -377,16 +444,19 @@ class LunosClient:
                 resend = self._rejection(request, body, api, exc)
                 if resend is not None:
                     request, body = resend
+                    observation.on_retarget(request, "dropped_parameter")
                     continue
                 retry = self._fallback(request, exc)
                 if retry is None:
                     raise
-                return await self.achat(retry, api=api, headers=headers)
+                observation.on_retarget(retry, "fallback_model")
+                return await self._achat(retry, api, headers, observation)
         replied()
         result = self._decode_result(api, response)
         if result.usage is not None:
             await self._aprice_usage(request.model, result.usage)
             self._report_usage(request.model, result.usage)
+        observation.on_result(request.model, result.usage, result)
         return result
 
     def _stream_decoder(self, api: Api) -> Callable[[StreamEvent], ChatDelta | None]:
@@ -412,45 +482,12 @@ class LunosClient:
 
         The catalog (for the cost) is fetched only once the stream is over: see
         :class:`~.stream_session.StreamSession` for why, and how the last delta still
-        carries the cost.
+        carries the cost. Observers see the whole stream as one call, until its end or
+        until the caller closes it (reported to them as ``GeneratorExit``).
         """
-        path, base = self._route(api)
         request.stream = True
-        request, body = self._prepare(request, api)
-        while True:
-            session = self._stream_session(request, api)
-            events = self.transport.stream(
-                path,
-                body,
-                kind="messages" if api == "messages" else "chat",
-                headers=self._headers(base, headers),
-            )
-            try:
-                for event in events:
-                    delta = session.on_event(event)
-                    if delta is not None:
-                        yield from self._priced(request.model, session.admit(delta))
-                self._warm()()  # the stream is over: the catalog may be fetched now
-                yield from self._priced(request.model, session.release())
-                session.check_complete()
-                return
-            except APIStatusError as exc:
-                if session.started:
-                    raise
-                resend = self._rejection(request, body, api, exc)
-                if resend is not None:
-                    request, body = resend
-                    continue
-                retry = self._fallback(request, exc)
-                if retry is None:
-                    raise
-                yield from self.stream_chat(retry, api=api, headers=headers)
-                return
-            finally:
-                try:
-                    events.close()  # type: ignore[attr-defined]
-                finally:
-                    session.report()
+        with self.observation("chat", api, request, stream=True) as observation:
+            yield from run_stream(self, request, api, headers, observation)
 
     def _priced(self, model: str, deltas: list[ChatDelta]) -> list[ChatDelta]:
         for delta in deltas:
@@ -472,74 +509,46 @@ class LunosClient:
         headers: Mapping[str, str] | None = None,
     ) -> AsyncIterator[ChatDelta]:
         """Async :meth:`stream_chat`."""
-        path, base = self._route(api)
         request.stream = True
-        request, body = await self._aprepare(request, api)
-        while True:
-            session = self._stream_session(request, api)
-            events = self.transport.astream(
-                path,
-                body,
-                kind="messages" if api == "messages" else "chat",
-                headers=self._headers(base, headers),
-            )
-            try:
-                async for event in events:
-                    delta = session.on_event(event)
-                    if delta is not None:
-                        for out in await self._apriced(request.model, session.admit(delta)):
-                            yield out
-                (await self._awarm())()  # the stream is over: fetch the catalog now
-                for out in await self._apriced(request.model, session.release()):
-                    yield out
-                session.check_complete()
-                return
-            except APIStatusError as exc:
-                if session.started:
-                    raise
-                resend = self._rejection(request, body, api, exc)
-                if resend is not None:
-                    request, body = resend
-                    continue
-                retry = self._fallback(request, exc)
-                if retry is None:
-                    raise
-                async for delta in self.astream_chat(retry, api=api, headers=headers):
-                    yield delta
-                return
-            finally:
-                try:
-                    await events.aclose()  # type: ignore[attr-defined]
-                finally:
-                    session.report()
+        with self.observation("chat", api, request, stream=True) as observation:
+            async for delta in arun_stream(self, request, api, headers, observation):
+                yield delta
 
     # ------------------------------------------------------------------ embeddings
 
     def embed(self, request: EmbeddingRequest) -> EmbeddingResult:
         body = embeddings.encode_request(request)
-        replied = self._warm()
-        try:
-            response = self.transport.request("POST", "/embeddings", body=body)
-        finally:
-            replied()
-        result = self._decode_embeddings(response)
-        if result.usage is not None:
-            self._price_usage(request.model, result.usage)
-            self._report_usage(request.model, result.usage)
-        return result
+        with self.observation("embeddings", "embeddings", request) as observation:
+            replied = self._warm()
+            try:
+                response = self.transport.request(
+                    "POST", "/embeddings", body=body, observation=observation
+                )
+            finally:
+                replied()
+            result = self._decode_embeddings(response)
+            if result.usage is not None:
+                self._price_usage(request.model, result.usage)
+                self._report_usage(request.model, result.usage)
+            observation.on_result(request.model, result.usage, result)
+            return result
 
     async def aembed(self, request: EmbeddingRequest) -> EmbeddingResult:
         body = embeddings.encode_request(request)
-        replied = await self._awarm()
-        try:
-            response = await self.transport.arequest("POST", "/embeddings", body=body)
-        finally:
-            replied()
-        result = self._decode_embeddings(response)
-        if result.usage is not None:
-            await self._aprice_usage(request.model, result.usage)
-            self._report_usage(request.model, result.usage)
-        return result
+        with self.observation("embeddings", "embeddings", request) as observation:
+            replied = await self._awarm()
+            try:
+                response = await self.transport.arequest(
+                    "POST", "/embeddings", body=body, observation=observation
+                )
+            finally:
+                replied()
+            result = self._decode_embeddings(response)
+            if result.usage is not None:
+                await self._aprice_usage(request.model, result.usage)
+                self._report_usage(request.model, result.usage)
+            observation.on_result(request.model, result.usage, result)
+            return result
 
     def _decode_embeddings(self, response: JSONResponse) -> EmbeddingResult:
         try:

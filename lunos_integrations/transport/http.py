@@ -29,6 +29,7 @@ from ..errors import (
     WireFormatError,
     error_from_response,
 )
+from ..observe import NO_OBSERVATION, Observation
 from ..redact import Secrets, redact_url, split_userinfo
 from . import bodies, deadline
 from .bodies import BodyReader
@@ -330,6 +331,7 @@ class Transport:
         headers: Mapping[str, str] | None,
         stream: bool,
         budget: Budget,
+        observation: Observation = NO_OBSERVATION,
     ) -> httpx.Response:
         """Send with retries; returns an open 2xx response whose body is not read yet.
 
@@ -345,6 +347,8 @@ class Transport:
         while True:
             started = time.perf_counter()
             request = original
+            if observation:  # may refuse (a budget) before a byte of this attempt is sent
+                observation.on_attempt(attempt, request.headers)
             token = deadline.enter(budget.start())
             try:
                 response = client.send(request, stream=True, follow_redirects=False)
@@ -364,6 +368,8 @@ class Transport:
             finally:
                 deadline.leave(token)
             self._log(method, path, response.status_code, attempt, started)
+            if observation:
+                observation.on_response(attempt, response.status_code, response.headers)
             if response.status_code < 400:
                 return response
             reader = self._error_reader(response, budget, method, path)
@@ -391,6 +397,7 @@ class Transport:
         body: Any = None,
         params: Mapping[str, str] | None = None,
         headers: Mapping[str, str] | None = None,
+        observation: Observation = NO_OBSERVATION,
     ) -> JSONResponse:
         """Send one JSON request (with retries) and decode the JSON answer.
 
@@ -398,7 +405,7 @@ class Transport:
         ``max_response_bytes`` once decompressed.
         """
         budget = self._budget()
-        response = self._send_sync(method, path, body, params, headers, False, budget)
+        response = self._send_sync(method, path, body, params, headers, False, budget, observation)
         deadline.attach(response, budget)
         try:
             content = bodies.read_body(self._body_reader(response, budget, method, path))
@@ -419,6 +426,7 @@ class Transport:
         *,
         kind: StreamKind,
         headers: Mapping[str, str] | None = None,
+        observation: Observation = NO_OBSERVATION,
     ) -> Iterator[StreamEvent]:
         """Yield decoded events of an SSE stream until its terminator.
 
@@ -427,7 +435,7 @@ class Transport:
         when an error event arrives. Closing the iterator early closes the connection.
         """
         budget = self._budget()
-        response = self._send_sync("POST", path, body, None, headers, True, budget)
+        response = self._send_sync("POST", path, body, None, headers, True, budget, observation)
         state = StreamState(kind, request_id_of(response.headers), f"POST {path}", self._secrets)
         parser = SSEParser(max_line=self._line_limit)
         idle, limit = self._idle_seconds, self._limit
@@ -486,6 +494,7 @@ class Transport:
         headers: Mapping[str, str] | None,
         stream: bool,
         budget: Budget,
+        observation: Observation = NO_OBSERVATION,
     ) -> httpx.Response:
         # Built (and the body JSON-encoded) once: a request with bytes content can be sent
         # again as it is, so retries only re-send; a redirect's request replaces it for that
@@ -495,6 +504,8 @@ class Transport:
         while True:
             started = time.perf_counter()
             request = original
+            if observation:  # may refuse (a budget) before a byte of this attempt is sent
+                observation.on_attempt(attempt, request.headers)
             token = deadline.enter(budget.start())
             try:
                 response = await client.send(request, stream=True, follow_redirects=False)
@@ -514,6 +525,8 @@ class Transport:
             finally:
                 deadline.leave(token)
             self._log(method, path, response.status_code, attempt, started)
+            if observation:
+                observation.on_response(attempt, response.status_code, response.headers)
             if response.status_code < 400:
                 return response
             reader = self._error_reader(response, budget, method, path)
@@ -541,12 +554,13 @@ class Transport:
         body: Any = None,
         params: Mapping[str, str] | None = None,
         headers: Mapping[str, str] | None = None,
+        observation: Observation = NO_OBSERVATION,
     ) -> JSONResponse:
         client, release = self._acquire_async()
         budget = self._budget()
         try:
             response = await self._send_async(
-                client, method, path, body, params, headers, False, budget
+                client, method, path, body, params, headers, False, budget, observation
             )
             deadline.attach(response, budget)
             try:
@@ -570,12 +584,13 @@ class Transport:
         *,
         kind: StreamKind,
         headers: Mapping[str, str] | None = None,
+        observation: Observation = NO_OBSERVATION,
     ) -> AsyncIterator[StreamEvent]:
         client, release = self._acquire_async()
         budget = self._budget()
         try:
             response = await self._send_async(
-                client, "POST", path, body, None, headers, True, budget
+                client, "POST", path, body, None, headers, True, budget, observation
             )
         except BaseException:
             release()
