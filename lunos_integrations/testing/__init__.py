@@ -16,7 +16,9 @@ Quick start::
 
 Pieces (each module's docstring documents its part):
 
-* :mod:`.server` — :class:`LocalLunosServer`, :class:`RecordedRequest`.
+* :mod:`.server` — :class:`LocalLunosServer`.
+* :mod:`.records` — :class:`RecordedRequest` (with the server's own arrival and reply
+  times) and :func:`peak_concurrency`.
 * :mod:`.fake_model` — what the fake model answers (text, tools, JSON, reasoning, usage).
 * :mod:`.scripting` — scripted replies and faults: :class:`JSONReply`, :class:`ErrorReply`,
   :class:`RawReply`, :class:`StreamReply`, :class:`Disconnect`, :class:`Delay`,
@@ -44,6 +46,7 @@ if TYPE_CHECKING:
     from .catalog import DEFAULT_MODELS, default_models
     from .fake_model import count_tokens
     from .hostile import HostileServer
+    from .records import RecordedRequest, peak_concurrency
     from .scripting import (
         Action,
         Delay,
@@ -55,12 +58,13 @@ if TYPE_CHECKING:
         StreamFault,
         StreamReply,
     )
-    from .server import LocalLunosServer, RecordedRequest
+    from .server import LocalLunosServer
 
 _EXPORTS = {
     "LocalLunosServer": "server",
     "HostileServer": "hostile",
-    "RecordedRequest": "server",
+    "RecordedRequest": "records",
+    "peak_concurrency": "records",
     "Action": "scripting",
     "Delay": "scripting",
     "Disconnect": "scripting",
@@ -91,6 +95,7 @@ __all__ = [
     "StreamReply",
     "count_tokens",
     "default_models",
+    "peak_concurrency",
 ]
 
 

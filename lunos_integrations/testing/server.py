@@ -35,12 +35,12 @@ import struct
 import threading
 import time
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
 from types import TracebackType
 from typing import Any
 
 from . import catalog as catalog_mod
 from .http11 import LAST_CHUNK, BadRequest, HTTPRequest, chunk, read_request, response_head
+from .records import RecordedRequest
 from .replies import chat_error_frame, messages_error_frame
 from .routes import Reply, Router, error_reply, json_reply, stream_kind_for
 from .scripting import (
@@ -61,26 +61,6 @@ _POLL = 0.02
 #: Number of the connection the current handler task serves (see RecordedRequest).
 _CONNECTION: contextvars.ContextVar[int] = contextvars.ContextVar("lunos_connection", default=0)
 _log = logging.getLogger(__name__)
-
-
-@dataclass
-class RecordedRequest:
-    """One request as the server received it (header names lower-cased).
-
-    ``json`` is the parsed body, or ``None`` when the body is empty or not JSON.
-    ``action`` is the scripted action this request consumed, if any. ``connection``
-    numbers the TCP connection it arrived on (1, 2, ... in accept order), so tests can
-    tell which requests shared a keep-alive connection.
-    """
-
-    method: str
-    path: str
-    query: dict[str, str]
-    headers: dict[str, str]
-    body: bytes
-    json: Any
-    action: Action | None = None
-    connection: int = 0
 
 
 def _is_loopback(host: str) -> bool:
@@ -398,32 +378,36 @@ class LocalLunosServer:
             if task is not None:
                 self._tasks.discard(task)
 
-    def _record(self, request: HTTPRequest, action: Action | None, connection: int) -> None:
+    def _record(
+        self, request: HTTPRequest, action: Action | None, connection: int
+    ) -> RecordedRequest:
         parsed: Any = None
         if request.body:
             try:
                 parsed = json.loads(request.body)
             except (ValueError, UnicodeDecodeError):
                 parsed = None
-        self._records.append(
-            RecordedRequest(
-                method=request.method,
-                path=request.path,
-                query=dict(request.query),
-                headers=dict(request.headers),
-                body=request.body,
-                json=parsed,
-                action=action,
-                connection=connection,
-            )
+        record = RecordedRequest(
+            method=request.method,
+            path=request.path,
+            query=dict(request.query),
+            headers=dict(request.headers),
+            body=request.body,
+            json=parsed,
+            action=action,
+            connection=connection,
+            arrived=time.monotonic(),
+            arrived_wall=time.time(),
         )
+        self._records.append(record)
+        return record
 
     async def _serve(
         self, request: HTTPRequest, reader: asyncio.StreamReader, writer: asyncio.StreamWriter
     ) -> tuple[bool, bool]:
         """Answer one request; returns (keep the connection, connection was aborted)."""
         action = self.script.pop_for(request.path, request.method)
-        self._record(request, action, _CONNECTION.get())
+        record = self._record(request, action, _CONNECTION.get())
         self._arrivals += 1
         keep_alive = request.keep_alive
         delay = action.delay if action is not None else 0.0
@@ -455,10 +439,14 @@ class LocalLunosServer:
             else:
                 reply = self._safe_handle(request)
             if reply.frames is not None:
-                return await self._send_stream(reader, writer, reply, keep_alive, fault)
-            await self._send_body(writer, reply, keep_alive, fault)
-            return keep_alive, False
+                outcome = await self._send_stream(reader, writer, reply, keep_alive, fault)
+            else:
+                await self._send_body(writer, reply, keep_alive, fault)
+                outcome = keep_alive, False
+            record.replied = time.monotonic()
+            return outcome
         except _ClientGone:
+            record.gone = time.monotonic()
             self._bump(disconnects=1)
             return False, False
         except (ConnectionError, OSError):

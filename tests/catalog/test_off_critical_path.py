@@ -2,8 +2,10 @@
 
 A slow, trickling, missing or unauthorised catalog must not delay or fail any call, and a
 wrong key must show its ``AuthenticationError`` without a catalog warning in front of it.
-The time bounds here are generous "it did not wait / did not hang" checks (the catalog
-delays are several times larger); the measured figures live in benchmarks/cold_start.py.
+A slow catalog is judged by the server's own record (every call ended while its
+``/models`` request was still unanswered); a trickling one, which never finishes, by a
+"did not hang" bound far above a call and far below the 600 s a wait for it would take.
+The measured figures live in benchmarks/cold_start.py.
 """
 
 from __future__ import annotations
@@ -22,7 +24,9 @@ from lunos_integrations.testing import LocalLunosServer, StreamFault
 pytestmark = pytest.mark.timeout(60)
 
 MODEL = "openai/gpt-4o-mini"
-SLOW = 6.0  # seconds the catalog takes; every call below must end well before
+SLOW = 40.0  # seconds the catalog takes; every call below must end before it answers
+#: A call that waited for a trickling catalog would wait for its timeout (600 s).
+NOT_HUNG = 20.0
 
 
 def _flows(srv: LocalLunosServer) -> dict[str, Callable[[], Any]]:
@@ -57,10 +61,10 @@ def slow() -> Iterator[LocalLunosServer]:
 
 def test_first_calls_do_not_wait_for_a_slow_catalog(slow: LocalLunosServer) -> None:
     for name, call in _flows(slow).items():
-        started = time.monotonic()
         call()
-        elapsed = time.monotonic() - started
-        assert elapsed < SLOW / 2, f"{name} took {elapsed:.2f} s: it waited for the catalog"
+        catalog = [r for r in slow.requests if r.path.endswith("/models")]
+        answered = [r for r in catalog if r.replied is not None]
+        assert not answered, f"{name} ended after the catalog answered: it waited for it"
     # the prompt is always the first request on the wire: no /models before the first chat
     paths = [r.path for r in slow.requests]
     assert not paths[0].endswith("/models"), paths
@@ -76,7 +80,7 @@ def test_a_trickling_catalog_hangs_nothing() -> None:
             started = time.monotonic()
             call()
             elapsed = time.monotonic() - started
-            assert elapsed < 3.0, f"{name} took {elapsed:.2f} s behind a trickling catalog"
+            assert elapsed < NOT_HUNG, f"{name} took {elapsed:.2f} s behind a trickling catalog"
 
 
 @pytest.mark.parametrize("profile", ["none", "unauthorized"])

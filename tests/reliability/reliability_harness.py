@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import itertools
 import time
 from collections.abc import Awaitable, Callable, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -50,6 +51,14 @@ FIGURES: list[tuple[str, dict[str, Any]]] = []
 FAST_BACKOFF = 0.002
 #: Cap on any server-requested wait in tests (Retry-After values used are <= 2 s).
 TEST_MAX_RETRY_WAIT = 3.0
+#: A timeout no fault case may reach: an error well before it came from the fault itself,
+#: which is what "it did not wait for the timeout" checks assert (PATIENT / 2 is a margin
+#: no busy machine eats up, and one a wrong wait cannot hide in).
+PATIENT = 60.0
+#: Allowance for the server's own clock reads when a test compares a client's wait, read
+#: off the server (its reply's end to the next arrival), with what was asked: the client
+#: starts waiting only after it read that reply, so its wait is never shorter than asked.
+CLOCK_READS = 0.01
 
 
 def answer_for(prompt: str) -> str:
@@ -235,6 +244,18 @@ class Driver:
 def chat_requests(server: Any, path: str) -> list[Any]:
     """Requests the server received on one chat route (the catalog fetch is not counted)."""
     return [r for r in server.requests if r.path == path]
+
+
+def server_waits(server: Any, path: str) -> list[float]:
+    """How long the client waited before each retry, measured by the server itself.
+
+    From the moment the server finished sending one reply on ``path`` to the arrival of the
+    next request there: the client's whole wait, read off the server's clock, so it does not
+    grow with whatever else shares the machine (16 drivers in one event loop, lazy imports,
+    a busy core) the way a timer around the call does.
+    """
+    reqs = chat_requests(server, path)
+    return [b.arrived - (a.replied or a.arrived) for a, b in itertools.pairwise(reqs)]
 
 
 def _li_stream_answer(parts: list[str], last: Any) -> Answer:
