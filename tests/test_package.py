@@ -82,3 +82,17 @@ def test_option_fields_are_chat_request_fields() -> None:
     names = {f.name for f in dataclasses.fields(ChatRequest)}
     assert set(OPTION_FIELDS) <= names
     assert len(set(OPTION_FIELDS)) == len(OPTION_FIELDS)
+
+
+def test_license_is_an_spdx_expression_with_its_file() -> None:
+    """PEP 639 form: setuptools refuses the old ``license = {text = ...}`` table from 2027-02-18.
+
+    Read from the installed distribution's metadata (the suite runs against the package
+    installed from this pyproject), so what is checked is what the build produced.
+    """
+    from importlib import metadata
+
+    meta = metadata.metadata("lunos-integrations")
+    assert meta["License-Expression"] == "MIT"
+    assert "LICENSE" in (meta.get_all("License-File") or [])
+    assert "MIT License" in (ROOT.parent / "LICENSE").read_text(encoding="utf-8")
