@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copyreg
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
@@ -62,3 +63,32 @@ _DISPATCH_BEFORE_COLLECTION = dict(copyreg.dispatch_table)
 def pytest_collection_finish(session: pytest.Session) -> None:
     copyreg.dispatch_table.clear()
     copyreg.dispatch_table.update(_DISPATCH_BEFORE_COLLECTION)
+
+
+_TESTS = Path(__file__).parent
+#: What the edit-loop tier (``pytest -m "not slow"``, see the README) leaves out: suites that
+#: start processes or real third-party servers, run load, fault and hostile matrices, run
+#: the cookbook and benchmark harness, or run the linters. What stays: codecs, both
+#: adapters and the transport against the local server, the catalog, the local server.
+_SLOW_FOLDERS = frozenset({"process", "reliability", "interop", "bench_smoke", "cookbook"})
+_SLOW_FILES = frozenset(
+    {
+        "test_readme.py",  # each README block in a subprocess
+        "test_package.py",  # fresh interpreters to time and list imports
+        "test_quality.py",  # ruff and mypy over the package
+        "test_architecture.py",  # lint-imports
+        "test_self_contained.py",  # a copy of the repository, installed
+        "test_decode_properties_adapters.py",  # hypothesis through both frameworks
+        "test_profile_matrix.py",  # every catalog profile x adapter x route
+    }
+)
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Mark the slow tier by where a test lives (a test may also say ``@pytest.mark.slow``)."""
+    slow = pytest.mark.slow
+    for item in items:
+        path = Path(str(item.path))
+        parts = path.relative_to(_TESTS).parts if _TESTS in path.parents else ()
+        if parts and (parts[0] in _SLOW_FOLDERS or path.name in _SLOW_FILES):
+            item.add_marker(slow)

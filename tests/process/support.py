@@ -124,3 +124,32 @@ def answer_in_worker(model: Any, prompts: list[str], use_async: bool) -> dict[st
         "total_tokens": totals["total_tokens"],
         "reported_tokens": sum(o.usage_metadata["total_tokens"] for o in outputs),
     }
+
+
+def rerun_without_xdist(request: Any) -> bool:
+    """Under pytest-xdist, run this test again in a plain pytest process; True if done.
+
+    Why: an xdist worker has execnet's I/O threads running beside the test. A fork made
+    from C (not ``os.fork``) skips every at-fork hook, CPython's own included, so a lock
+    one of those threads held at that instant stays held in the child for ever, and the
+    child hangs in code that is not ours. In a plain pytest process the only threads are
+    the ones the test made, which is the situation the test is about. The outcome is the
+    plain run's: its failure fails this test, with its output.
+    """
+    import subprocess
+    import sys
+
+    if not os.environ.get("PYTEST_XDIST_WORKER"):
+        return False
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PYTEST_XDIST")}
+    env.pop("PYTEST_CURRENT_TEST", None)
+    proc = subprocess.run(
+        [sys.executable, "-m", "pytest", "-q", "-n", "0", request.node.nodeid],
+        cwd=str(request.config.rootpath),
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=110,
+    )
+    assert proc.returncode == 0, proc.stdout[-4000:] + proc.stderr[-2000:]
+    return True

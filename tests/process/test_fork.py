@@ -42,6 +42,7 @@ from .support import (
     connections_by_prompt,
     crossed,
     matches,
+    rerun_without_xdist,
 )
 
 pytestmark = [
@@ -213,10 +214,12 @@ def test_child_starts_with_empty_pools_and_the_parents_leases() -> None:
 
 @pytest.mark.timeout(120)
 def test_fork_without_python_hooks_is_caught_by_the_pid_check(
-    lunos_server: LocalLunosServer,
+    lunos_server: LocalLunosServer, request: pytest.FixtureRequest
 ) -> None:
     """A fork made from C (here libc's fork through ctypes) skips ``os.register_at_fork``
     hooks; the pid check on the next pool access must still reset the pools."""
+    if rerun_without_xdist(request):
+        return
     model = build("langchain", "chat_completions", lunos_server)
     assert matches("parent", ask(model, "parent"))
     parent_connections = {r.connection for r in lunos_server.requests}
