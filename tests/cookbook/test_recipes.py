@@ -16,6 +16,7 @@ environment only) without a network.
 
 from __future__ import annotations
 
+import ast
 import os
 import re
 import subprocess
@@ -242,7 +243,46 @@ def test_recipe_runs_offline(recipe: Recipe) -> None:
         assert found >= minimum, f"{pattern!r}: {found} < {minimum} matches in:\n{out}"
 
 
-@pytest.mark.parametrize("recipe", _cases())
+#: Recipes whose only contact with the environment is ``_setup.connection()``'s keyword
+#: arguments passed to the Lunos classes, as quickstart's (LangChain) and llamaindex_rag's
+#: (LlamaIndex) are, whose runs with a key stand for theirs. That they connect only that way
+#: is checked from their source by test_recipes_connect_only_through_the_setup; every other
+#: recipe (a process pool, its own servers, the balance, whatever a new recipe does) runs
+#: with a key too. Merged in issue #19: five interpreter runs of 5-20 s each.
+CONNECT_LIKE_QUICKSTART = frozenset(
+    {"lcel_chain", "langgraph_agent", "structured_output", "llamaindex_agent", "anthropic_messages"}
+)
+_LUNOS_CLASSES = frozenset(
+    {"ChatLunos", "LunosLLM", "LunosEmbeddings", "LunosEmbedding", "LunosClient"}
+)
+
+
+def _env_cases() -> list[Any]:
+    return [c for c in _cases() if c.values[0].name not in CONNECT_LIKE_QUICKSTART]
+
+
+@pytest.mark.parametrize("name", sorted(CONNECT_LIKE_QUICKSTART))
+def test_recipes_connect_only_through_the_setup(name: str) -> None:
+    """Every Lunos object such a recipe builds takes ``**conn.kwargs`` and no address or key."""
+    tree = ast.parse((COOKBOOK / f"{name}.py").read_text(encoding="utf-8"))
+    built = 0
+    for node in ast.walk(tree):
+        if not (isinstance(node, ast.Call) and isinstance(node.func, ast.Name)):
+            continue
+        if node.func.id not in _LUNOS_CLASSES:
+            continue
+        built += 1
+        spread = [k.value for k in node.keywords if k.arg is None]
+        assert any(isinstance(v, ast.Attribute) and v.attr == "kwargs" for v in spread), (
+            f"{name}.py line {node.lineno}: {node.func.id}(...) without **conn.kwargs"
+        )
+        named = {k.arg for k in node.keywords} & {"base_url", "api_key"}
+        assert not named, f"{name}.py line {node.lineno}: sets {sorted(named)} itself"
+    assert built, f"{name}.py builds no Lunos object: list it with the recipes run with a key"
+    assert "connection()" in ast.unparse(tree)
+
+
+@pytest.mark.parametrize("recipe", _env_cases())
 def test_recipe_runs_with_a_key_from_the_environment(
     recipe: Recipe, lunos_server: LocalLunosServer
 ) -> None:
