@@ -154,7 +154,7 @@ class Observation:
                 continue
             if observer is not None:
                 made.append(observer)
-        return cls(tuple(made))
+        return cls(tuple(made)) if made else NO_OBSERVATION
 
     def __bool__(self) -> bool:
         return bool(self.observers)
