@@ -297,6 +297,7 @@ class LunosClient:
             base_url=redact_url(self.config.base_url),
             app_id=self.config.app_id,
             request=request,
+            secrets=self.transport.secrets,
         )
         return Observation.start(info, factories)
 

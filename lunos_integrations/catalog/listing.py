@@ -238,10 +238,9 @@ def parse_balance(body: Any, *, status_code: int = 200) -> Balance:
 
 def get_balance(*, client: LunosClient | None = None, **client_kwargs: Any) -> Balance:
     """The account balance; raises typed errors (401 → ``AuthenticationError`` ...)."""
-    with _using(client, client_kwargs) as c:
-        with c.observation("balance", "balance") as observation:
-            response = c.transport.request("GET", BALANCE_PATH, observation=observation)
-            return parse_balance(response.data, status_code=response.status_code)
+    with _using(client, client_kwargs) as c, c.observation("balance", "balance") as observation:
+        response = c.transport.request("GET", BALANCE_PATH, observation=observation)
+        return parse_balance(response.data, status_code=response.status_code)
 
 
 async def aget_balance(*, client: LunosClient | None = None, **client_kwargs: Any) -> Balance:

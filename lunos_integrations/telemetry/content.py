@@ -2,8 +2,9 @@
 
 Prompts and answers are the most sensitive thing a span can carry, so nothing here runs
 unless content capture was asked for (``OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT``
-or ``Telemetry(capture_content=True)``). Even then, text passes :func:`~..redact.scrub_text`
-(a bearer token or ``api_key=...`` pasted into a prompt is masked) and the JSON is cut to
+or ``Telemetry(capture_content=True)``). Even then, every text passes the client's
+:class:`~..redact.Secrets` (its key or URL password, a bearer token or ``api_key=...``
+pasted into a prompt is masked) and the JSON is cut to
 a byte cap while staying valid JSON: a backend that parses the attribute must not choke
 on half a string, so text parts are shortened, never the serialised document.
 
@@ -17,7 +18,7 @@ import os
 from collections.abc import Iterable
 from typing import Any
 
-from ..redact import scrub_text
+from ..redact import NO_SECRETS, Secrets, scrub_json
 from ..wire.types import ChatDelta, ChatRequest, ChatResult, Message, TextPart, ToolCall
 
 __all__ = ["capture_from_env", "fit", "input_messages", "output_messages"]
@@ -34,32 +35,33 @@ def capture_from_env() -> bool:
     return value.strip().lower() in _ON
 
 
-def _text(value: str) -> dict[str, Any]:
-    return {"type": "text", "content": scrub_text(value)}
+def _text(value: str, secrets: Secrets) -> dict[str, Any]:
+    return {"type": "text", "content": secrets.scrub(value)}
 
 
-def _parts(content: Any) -> list[dict[str, Any]]:
+def _parts(content: Any, secrets: Secrets) -> list[dict[str, Any]]:
     if isinstance(content, str):
-        return [_text(content)] if content else []
+        return [_text(content, secrets)] if content else []
     parts: list[dict[str, Any]] = []
     for part in content:
         if isinstance(part, TextPart):
-            parts.append(_text(part.text))
+            parts.append(_text(part.text, secrets))
             continue
         kind = type(part).__name__.removesuffix("Part").lower()  # image, file, audio ...
         url = getattr(part, "url", None)
         entry: dict[str, Any] = {"type": "uri" if url else kind, "modality": kind}
         if url and not url.startswith("data:"):
-            entry["uri"] = scrub_text(url)
+            entry["uri"] = secrets.scrub(url)
         parts.append(entry)  # inline bytes are never copied into a span
     return parts
 
 
-def _tool_call(call: ToolCall) -> dict[str, Any]:
-    return {"type": "tool_call", "id": call.id, "name": call.name, "arguments": call.arguments}
+def _tool_call(call: ToolCall, secrets: Secrets) -> dict[str, Any]:
+    arguments = scrub_json(call.arguments, secrets)
+    return {"type": "tool_call", "id": call.id, "name": call.name, "arguments": arguments}
 
 
-def _message(message: Message) -> dict[str, Any]:
+def _message(message: Message, secrets: Secrets) -> dict[str, Any]:
     if message.role == "tool":
         text = message.content if isinstance(message.content, str) else ""
         if not text:
@@ -68,38 +70,43 @@ def _message(message: Message) -> dict[str, Any]:
             {
                 "type": "tool_call_response",
                 "id": message.tool_call_id,
-                "response": scrub_text(text),
+                "response": secrets.scrub(text),
             }
         ]
     else:
-        parts = _parts(message.content)
-        parts.extend(_tool_call(call) for call in message.tool_calls)
+        parts = _parts(message.content, secrets)
+        parts.extend(_tool_call(call, secrets) for call in message.tool_calls)
     return {"role": message.role, "parts": parts}
 
 
-def input_messages(request: ChatRequest) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+def input_messages(
+    request: ChatRequest, secrets: Secrets = NO_SECRETS
+) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
     """``(system instructions, other messages)`` of ``request`` in the conventions' shape."""
     system: list[dict[str, Any]] = []
     others: list[dict[str, Any]] = []
     for message in request.messages:
         if message.role in ("system", "developer"):
-            system.extend(_parts(message.content))
+            system.extend(_parts(message.content, secrets))
         else:
-            others.append(_message(message))
+            others.append(_message(message, secrets))
     return system, others
 
 
 def output_messages(
-    result: ChatResult | None, deltas_text: str, tool_calls: Iterable[dict[str, Any]] = ()
+    result: ChatResult | None,
+    deltas_text: str,
+    tool_calls: Iterable[dict[str, Any]] = (),
+    secrets: Secrets = NO_SECRETS,
 ) -> list[dict[str, Any]]:
     """The assistant's answer: from a whole ``result``, or from what a stream delivered."""
     if result is not None:
-        parts = [_text(result.text)] if result.text else []
-        parts.extend(_tool_call(call) for call in result.tool_calls)
+        parts = [_text(result.text, secrets)] if result.text else []
+        parts.extend(_tool_call(call, secrets) for call in result.tool_calls)
         finish = result.finish_reason
     else:
-        parts = [_text(deltas_text)] if deltas_text else []
-        parts.extend(tool_calls)
+        parts = [_text(deltas_text, secrets)] if deltas_text else []
+        parts.extend(scrub_json(call, secrets) for call in tool_calls)
         finish = None
     message: dict[str, Any] = {"role": "assistant", "parts": parts}
     if finish:

@@ -8,7 +8,7 @@ generator may be resumed in another context, where detaching would fail), and en
 :meth:`SpanObserver.on_end`: after the last attempt, or after a stream's terminator.
 
 Secrets: no attribute is built from the key, a header or the full URL; ``server.address``
-comes from the URL's host alone; error text passes :func:`~..redact.scrub_text` and no
+comes from the URL's host alone; error text passes the client's secrets scrubber and no
 stack trace is recorded (its source lines are the caller's code, which may hold a key).
 """
 
@@ -26,7 +26,7 @@ from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapProp
 
 from ..errors import APIStatusError
 from ..observe import CallInfo, CallObserver
-from ..redact import scrub_text
+from ..redact import NO_SECRETS, Secrets
 from ..wire.types import ChatDelta, ChatRequest, ChatResult, EmbeddingRequest, Usage
 from . import names as N
 from .metrics import Instruments
@@ -122,6 +122,7 @@ class SpanObserver(CallObserver):
         "_request",
         "_response_id",
         "_response_model",
+        "_secrets",
         "_settings",
         "_start",
         "_text",
@@ -133,6 +134,7 @@ class SpanObserver(CallObserver):
     def __init__(self, info: CallInfo, settings: Settings) -> None:
         self._info, self._settings = info, settings
         self._request = info.request
+        self._secrets: Secrets = info.secrets or NO_SECRETS
         self._attempts = 0
         self._first_chunk: float | None = None
         self._last_chunk = 0.0
@@ -184,7 +186,7 @@ class SpanObserver(CallObserver):
         span.set_attribute(N.STATUS_CODE, status)
         request_id = headers.get("x-request-id") or headers.get("request-id")
         if request_id:
-            span.set_attribute(N.REQUEST_ID, scrub_text(request_id))
+            span.set_attribute(N.REQUEST_ID, self._secrets.scrub(request_id))
 
     def on_retarget(self, request: Any, reason: str) -> None:
         if reason == "fallback_model":
@@ -257,7 +259,7 @@ class SpanObserver(CallObserver):
         span.set_attribute(N.ERROR_TYPE, self._error_type)
         if isinstance(error, APIStatusError):
             span.set_attribute(N.STATUS_CODE, error.status_code)
-        text = scrub_text(str(error))[:_MAX_ERROR_TEXT]
+        text = self._secrets.scrub(str(error))[:_MAX_ERROR_TEXT]
         span.set_status(Status(StatusCode.ERROR, text))
         span.add_event("exception", {"exception.type": self._error_type, "exception.message": text})
 
@@ -312,7 +314,7 @@ class SpanObserver(CallObserver):
         request = self._info.request
         if not isinstance(request, ChatRequest):
             return
-        system, others = input_messages(request)
+        system, others = input_messages(request, self._secrets)
         limit = self._settings.max_content_bytes
         if self._settings.mode == "latest":
             text, cut = fit(others, limit)
@@ -333,7 +335,9 @@ class SpanObserver(CallObserver):
 
         if self._info.operation != "chat":
             return
-        messages = output_messages(result, "".join(self._text), stream_tool_calls(self._deltas))
+        messages = output_messages(
+            result, "".join(self._text), stream_tool_calls(self._deltas), self._secrets
+        )
         if result is None and self._finish:
             messages[0]["finish_reason"] = self._finish[-1]
         text, cut = fit(messages, self._settings.max_content_bytes)
