@@ -171,21 +171,21 @@ def _resolve(telemetry: Telemetry, tracer_provider: Any, meter_provider: Any) ->
     from opentelemetry import trace
     from opentelemetry.metrics import NoOpMeterProvider
 
+    traced = not isinstance(tracer_provider, (trace.ProxyTracerProvider, trace.NoOpTracerProvider))
+    # the API's stand-in until a meter provider is set is private; its name is stable
+    metered = not isinstance(meter_provider, NoOpMeterProvider) and (
+        type(meter_provider).__name__ != "_ProxyMeterProvider"
+    )
+    if not traced and not metered:
+        return None  # both placeholders: nothing of ours is imported
+
     from .._version import __version__
     from .metrics import Instruments
     from .names import SCOPE
     from .spans import Settings
 
-    tracer = None
-    if not isinstance(tracer_provider, (trace.ProxyTracerProvider, trace.NoOpTracerProvider)):
-        tracer = tracer_provider.get_tracer(SCOPE, __version__)
-    instruments = None
-    if not isinstance(meter_provider, NoOpMeterProvider) and (
-        type(meter_provider).__name__ != "_ProxyMeterProvider"
-    ):
-        instruments = Instruments(meter_provider)
-    if tracer is None and instruments is None:
-        return None
+    tracer = tracer_provider.get_tracer(SCOPE, __version__) if traced else None
+    instruments = Instruments(meter_provider) if metered else None
     return Settings(
         tracer=tracer,
         instruments=instruments,
