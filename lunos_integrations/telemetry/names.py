@@ -64,7 +64,8 @@ RESPONSE_TTFC = "gen_ai.response.time_to_first_chunk"
 USAGE_INPUT = "gen_ai.usage.input_tokens"
 USAGE_OUTPUT = "gen_ai.usage.output_tokens"
 USAGE_CACHE_READ = "gen_ai.usage.cache_read.input_tokens"
-USAGE_CACHE_CREATION = "gen_ai.usage.cache_creation.input_tokens"
+USAGE_CACHE_CREATION = "gen_ai.usage.cache_creation.input_tokens"  # legacy registry name
+USAGE_CACHE_WRITE = "gen_ai.usage.cache_write.input_tokens"  # latest (renamed from the above)
 USAGE_REASONING = "gen_ai.usage.reasoning.output_tokens"
 TOKEN_TYPE = "gen_ai.token.type"
 # content, latest: JSON attributes on the span

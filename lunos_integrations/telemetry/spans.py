@@ -300,7 +300,10 @@ class SpanObserver(CallObserver):
         if usage.cache_read_tokens:
             out[N.USAGE_CACHE_READ] = usage.cache_read_tokens
         if usage.cache_creation_tokens:
-            out[N.USAGE_CACHE_CREATION] = usage.cache_creation_tokens
+            latest = self._settings.mode == "latest"
+            out[N.USAGE_CACHE_WRITE if latest else N.USAGE_CACHE_CREATION] = (
+                usage.cache_creation_tokens
+            )
         if usage.reasoning_tokens:
             out[N.USAGE_REASONING] = usage.reasoning_tokens
         if usage.cost is not None:

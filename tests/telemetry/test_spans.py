@@ -264,3 +264,24 @@ def test_server_cost_is_recorded_with_its_source(otel: Otel) -> None:
     assert result.usage is not None and result.usage.cost is not None
     assert attrs["lunos.usage.cost"] == result.usage.cost
     assert attrs["lunos.usage.cost_source"] == "server"
+
+
+@pytest.mark.parametrize(
+    ("semconv", "write_name"),
+    [
+        ("latest", "gen_ai.usage.cache_write.input_tokens"),
+        ("legacy", "gen_ai.usage.cache_creation.input_tokens"),
+    ],
+)
+def test_prompt_cache_tokens(
+    otel: Otel, server: LocalLunosServer, semconv: Any, write_name: str
+) -> None:
+    system = Message("system", "You are a careful assistant. " * 20)
+    request = ChatRequest(model="openai/gpt-4o", messages=[system, Message("user", "hi")])
+    with otel.client(server, telemetry=otel.telemetry(semconv=semconv)) as client:
+        first = client.chat(request, api="messages")
+        second = client.chat(request, api="messages")
+    assert first.usage is not None and second.usage is not None
+    one, two = (dict(s.attributes or {}) for s in otel.spans())
+    assert one[write_name] == first.usage.cache_creation_tokens > 0
+    assert two["gen_ai.usage.cache_read.input_tokens"] == second.usage.cache_read_tokens > 0
