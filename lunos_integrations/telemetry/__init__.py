@@ -59,6 +59,7 @@ class Telemetry:
     """
 
     __slots__ = (
+        "_api",
         "_cache",
         "_default",
         "capture_content",
@@ -95,6 +96,7 @@ class Telemetry:
         self.semconv = semconv
         self.enabled = enabled
         self._default = False
+        self._api: tuple[Any, Any] | None = None
         #: (tracer provider, meter provider, their Settings) of the last resolution.
         self._cache: tuple[Any, Any, Settings | None] | None = None
 
@@ -138,31 +140,26 @@ class Telemetry:
         return SpanObserver(info, settings)
 
     def _settings(self) -> Settings | None:
-        """The tracer and instruments for the current providers (cached while they hold)."""
-        try:
-            from opentelemetry import metrics, trace
-        except ImportError:  # the otel extra is not installed
-            return None
-        tracer_provider = self.tracer_provider or trace.get_tracer_provider()
-        meter_provider = self.meter_provider or metrics.get_meter_provider()
+        """The tracer and instruments for the current providers (cached while they hold).
+
+        The environment variables (content capture, semconv opt-in) are read when a pair
+        of providers is first seen, like the SDK reads its own at start-up: a call does
+        not pay for reading them again.
+        """
+        api = self._api
+        if api is None:
+            try:
+                from opentelemetry import metrics, trace
+            except ImportError:  # the otel extra is not installed
+                return None
+            api = self._api = (trace, metrics)
+        tracer_provider = self.tracer_provider or api[0].get_tracer_provider()
+        meter_provider = self.meter_provider or api[1].get_meter_provider()
         cache = self._cache
         if cache is not None and cache[0] is tracer_provider and cache[1] is meter_provider:
-            settings = cache[2]
-        else:
-            settings = _resolve(self, tracer_provider, meter_provider)
-            self._cache = (tracer_provider, meter_provider, settings)
-        if settings is None:
-            return None
-        capture = self.capture_content
-        if capture is None:
-            from .content import capture_from_env
-
-            capture = capture_from_env()
-        mode = self.semconv or semconv_mode()
-        if capture != settings.capture_content or mode != settings.mode:
-            import dataclasses
-
-            settings = dataclasses.replace(settings, capture_content=capture, mode=mode)
+            return cache[2]
+        settings = _resolve(self, tracer_provider, meter_provider)
+        self._cache = (tracer_provider, meter_provider, settings)
         return settings
 
 
@@ -186,11 +183,16 @@ def _resolve(telemetry: Telemetry, tracer_provider: Any, meter_provider: Any) ->
 
     tracer = tracer_provider.get_tracer(SCOPE, __version__) if traced else None
     instruments = Instruments(meter_provider) if metered else None
+    capture = telemetry.capture_content
+    if capture is None:
+        from .content import capture_from_env
+
+        capture = capture_from_env()
     return Settings(
         tracer=tracer,
         instruments=instruments,
-        mode="legacy",
-        capture_content=False,
+        mode=telemetry.semconv or semconv_mode(),
+        capture_content=capture,
         max_content_bytes=telemetry.max_content_bytes,
         propagate=telemetry.propagate,
     )

@@ -15,14 +15,14 @@ stack trace is recorded (its source lines are the caller's code, which may hold 
 from __future__ import annotations
 
 import dataclasses
+import functools
 import time
 from collections.abc import Mapping, MutableMapping
 from typing import Any
 from urllib.parse import urlsplit
 
 from opentelemetry import trace
-from opentelemetry.trace import SpanKind, Status, StatusCode, Tracer
-from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
+from opentelemetry.trace import Span, SpanContext, SpanKind, Status, StatusCode, Tracer
 
 from ..errors import APIStatusError
 from ..observe import CallInfo, CallObserver
@@ -33,7 +33,6 @@ from .metrics import Instruments
 
 __all__ = ["Settings", "SpanObserver"]
 
-_PROPAGATOR = TraceContextTextMapPropagator()
 #: Error descriptions are cut here: a status message is for humans scanning a trace.
 _MAX_ERROR_TEXT = 500
 
@@ -50,7 +49,9 @@ class Settings:
     propagate: bool
 
 
+@functools.lru_cache(maxsize=64)
 def _server(base_url: str) -> dict[str, Any]:
+    """``server.address`` / ``server.port`` of a base URL (cached: clients reuse theirs)."""
     try:
         parts = urlsplit(base_url)
         host, port = parts.hostname, parts.port
@@ -105,10 +106,19 @@ def _changed_fields(before: Any, after: Any) -> list[str]:
 
 
 class SpanObserver(CallObserver):
-    """The span (and metric recordings) of one call; see the module docstring."""
+    """The span (and metric recordings) of one call; see the module docstring.
+
+    Why attributes are gathered in a dict and set once, in :meth:`on_end`: each
+    ``set_attribute`` on an SDK span takes a lock and validates its value, and a call
+    learns its attributes in a dozen places; one ``set_attributes`` costs a fraction of
+    that. The per-delta path (:meth:`on_delta`) does no more than a few attribute checks,
+    and reads the clock only when metrics need the gaps between chunks.
+    """
 
     __slots__ = (
         "_attempts",
+        "_attrs",
+        "_capture",
         "_chunk_gaps",
         "_common",
         "_deltas",
@@ -118,14 +128,13 @@ class SpanObserver(CallObserver):
         "_first_chunk",
         "_info",
         "_last_chunk",
-        "_provider",
         "_request",
-        "_response_id",
         "_response_model",
         "_secrets",
         "_settings",
         "_start",
         "_text",
+        "_traceparent",
         "_usage",
         "_wait",
         "span",
@@ -138,17 +147,16 @@ class SpanObserver(CallObserver):
         self._attempts = 0
         self._first_chunk: float | None = None
         self._last_chunk = 0.0
-        self._chunk_gaps: list[float] = []
+        self._chunk_gaps: list[float] | None = [] if settings.instruments is not None else None
         self._finish: list[str] = []
-        self._response_id: str | None = None
         self._response_model: str | None = None
-        self._provider: str | None = None
         self._usage: Usage | None = None
         self._error_type: str | None = None
         self._dropped: list[str] = []
         self._text: list[str] = []
         self._deltas: list[ChatDelta] = []
         self._wait = 0.0
+        self._attrs: dict[str, Any] = {}
         common: dict[str, Any] = {
             N.OPERATION: info.operation,
             (N.PROVIDER_NAME if settings.mode == "latest" else N.SYSTEM): N.PROVIDER,
@@ -161,60 +169,64 @@ class SpanObserver(CallObserver):
             common[N.APP_ID] = info.app_id
         #: What spans and metrics share (metrics add the response model and error type).
         self._common = common
-        attributes = {**common, **_request_attributes(info.request)}
-        if info.operation == "chat":
-            attributes[N.REQUEST_STREAM] = info.stream
-        name = f"{info.operation} {info.model}" if info.model else info.operation
-        self.span = (
-            settings.tracer.start_span(name, kind=SpanKind.CLIENT, attributes=attributes)
-            if settings.tracer is not None
-            else trace.INVALID_SPAN
-        )
+        self._traceparent: dict[str, str] | None = None
+        if settings.tracer is None:
+            self.span: Span = trace.INVALID_SPAN
+            self._capture = False
+        else:
+            attributes = {**common, **_request_attributes(info.request)}
+            if info.operation == "chat":
+                attributes[N.REQUEST_STREAM] = info.stream
+            name = f"{info.operation} {info.model}" if info.model else info.operation
+            span = settings.tracer.start_span(name, kind=SpanKind.CLIENT, attributes=attributes)
+            self.span = span
+            self._capture = settings.capture_content and span.is_recording()
+            context = span.get_span_context()
+            if settings.propagate and context.is_valid:
+                self._traceparent = _trace_headers(context)
+            if self._capture:
+                self._record_input()
         self._start = time.perf_counter()
-        if settings.capture_content and self.span.is_recording():
-            self._record_input()
 
     # ------------------------------------------------------------------ hooks
 
     def on_attempt(self, attempt: int, headers: MutableMapping[str, str]) -> None:
         self._attempts += 1
-        if self._settings.propagate and self.span.get_span_context().is_valid:
-            _PROPAGATOR.inject(headers, context=trace.set_span_in_context(self.span))
+        if self._traceparent is not None:
+            headers.update(self._traceparent)
 
     def on_response(self, attempt: int, status: int, headers: Mapping[str, str]) -> None:
-        span = self.span
-        span.set_attribute(N.STATUS_CODE, status)
+        attrs = self._attrs
+        attrs[N.STATUS_CODE] = status
         request_id = headers.get("x-request-id") or headers.get("request-id")
         if request_id:
-            span.set_attribute(N.REQUEST_ID, self._secrets.scrub(request_id))
+            attrs[N.REQUEST_ID] = self._secrets.scrub(request_id)
 
     def on_retarget(self, request: Any, reason: str) -> None:
         if reason == "fallback_model":
-            self.span.set_attribute(N.FALLBACK_MODEL, request.model)
+            self._attrs[N.FALLBACK_MODEL] = request.model
         elif reason.startswith("dropped"):
             _, _, key = reason.partition(":")
             self._dropped.extend([key] if key else _changed_fields(self._request, request))
-            self.span.set_attribute(N.DROPPED_PARAMETERS, list(self._dropped))
+            self._attrs[N.DROPPED_PARAMETERS] = list(self._dropped)
         self._request = request
 
     def on_delta(self, delta: ChatDelta) -> None:
-        now = time.perf_counter()
+        gaps = self._chunk_gaps
         if self._first_chunk is None:
+            self._last_chunk = now = time.perf_counter()
             self._first_chunk = now - self._start
-        elif self._settings.instruments is not None:
-            self._chunk_gaps.append(now - self._last_chunk)
-        self._last_chunk = now
+            self._from_reply(delta)
+        elif gaps is not None:
+            now = time.perf_counter()
+            gaps.append(now - self._last_chunk)
+            self._last_chunk = now
         if delta.finish_reason:
             self._finish.append(delta.finish_reason)
-        if delta.id:
-            self._response_id = delta.id
-        if delta.model:
-            self._response_model = delta.model
-        if delta.provider:
-            self._provider = delta.provider
         if delta.usage is not None:
             self._usage = delta.usage
-        if self._settings.capture_content:
+            self._from_reply(delta)  # the closing delta names the model on some routes
+        if self._capture:
             if delta.text:
                 self._text.append(delta.text)
             if delta.tool_calls:
@@ -223,74 +235,79 @@ class SpanObserver(CallObserver):
     def on_rate_limit_wait(self, seconds: float) -> None:
         """Seconds the transport's rate governor held an attempt (once it reports them)."""
         self._wait += seconds
-        self.span.set_attribute(N.RATE_LIMIT_WAIT, self._wait)
+        self._attrs[N.RATE_LIMIT_WAIT] = self._wait
 
     def on_result(self, model: str, usage: Usage | None, result: Any) -> None:
-        span = self.span
         if usage is not None:
             self._usage = usage
-        model_out = getattr(result, "model", None) or self._response_model
-        if model_out:
-            self._response_model = model_out
-        if isinstance(result, ChatResult):
-            self._response_id = result.id or self._response_id
-            self._provider = result.provider or self._provider
-            if result.finish_reason:
-                self._finish = [result.finish_reason]
-        if self._response_model:
-            span.set_attribute(N.RESPONSE_MODEL, self._response_model)
-        if self._response_id:
-            span.set_attribute(N.RESPONSE_ID, self._response_id)
-        if self._provider:
-            span.set_attribute(N.UPSTREAM_PROVIDER, self._provider)
-        if self._finish:
-            span.set_attribute(N.RESPONSE_FINISH_REASONS, self._finish)
-        if self._usage is not None:
-            span.set_attributes(self._usage_attributes(self._usage))
-        if self._settings.capture_content and span.is_recording():
+        if result is not None:
+            self._from_reply(result)
+        if isinstance(result, ChatResult) and result.finish_reason:
+            self._finish = [result.finish_reason]
+        if self._capture:
             self._record_output(result if isinstance(result, ChatResult) else None)
 
     def on_error(self, error: BaseException) -> None:
-        span = self.span
         if isinstance(error, GeneratorExit):  # the caller closed the stream: not a failure
-            span.set_attribute(N.STREAM_CLOSED, True)
+            self._attrs[N.STREAM_CLOSED] = True
             return
         self._error_type = type(error).__qualname__
-        span.set_attribute(N.ERROR_TYPE, self._error_type)
+        self._attrs[N.ERROR_TYPE] = self._error_type
         if isinstance(error, APIStatusError):
-            span.set_attribute(N.STATUS_CODE, error.status_code)
+            self._attrs[N.STATUS_CODE] = error.status_code
         text = self._secrets.scrub(str(error))[:_MAX_ERROR_TEXT]
-        span.set_status(Status(StatusCode.ERROR, text))
-        span.add_event("exception", {"exception.type": self._error_type, "exception.message": text})
+        self.span.set_status(Status(StatusCode.ERROR, text))
+        self.span.add_event(
+            "exception", {"exception.type": self._error_type, "exception.message": text}
+        )
 
     def on_end(self) -> None:
         duration = time.perf_counter() - self._start
-        span = self.span
+        attrs = self._attrs
         if self._attempts > 1:
-            span.set_attribute(N.RESEND_COUNT, self._attempts - 1)
-        span.set_attribute(N.ATTEMPTS, self._attempts)
+            attrs[N.RESEND_COUNT] = self._attempts - 1
+        attrs[N.ATTEMPTS] = self._attempts
         if self._first_chunk is not None:
-            span.set_attribute(N.RESPONSE_TTFC, self._first_chunk)
-        span.end()
+            attrs[N.RESPONSE_TTFC] = self._first_chunk
+        if self._finish:
+            attrs[N.RESPONSE_FINISH_REASONS] = self._finish
+        if self._usage is not None:
+            attrs.update(self._usage_attributes(self._usage))
+        if self._settings.tracer is not None:
+            self.span.set_attributes(attrs)
+            self.span.end()
         instruments = self._settings.instruments
         if instruments is not None:
-            attributes = dict(self._common)
+            metric_attrs = dict(self._common)
             if self._response_model:
-                attributes[N.RESPONSE_MODEL] = self._response_model
+                metric_attrs[N.RESPONSE_MODEL] = self._response_model
             if self._error_type:
-                attributes[N.ERROR_TYPE] = self._error_type
+                metric_attrs[N.ERROR_TYPE] = self._error_type
             usage = self._usage
             instruments.record_call(
-                attributes,
+                metric_attrs,
                 duration,
                 (usage.input_tokens, usage.output_tokens) if usage is not None else None,
                 usage.cost if usage is not None else None,
                 _cost_source(usage),
-                self._chunk_gaps,
+                self._chunk_gaps or [],
                 self._first_chunk if self._info.stream else None,
             )
 
     # ------------------------------------------------------------------ helpers
+
+    def _from_reply(self, reply: Any) -> None:
+        """Response model, id and upstream provider from a delta or a whole result."""
+        attrs = self._attrs
+        model = getattr(reply, "model", None)
+        if model:
+            self._response_model = attrs[N.RESPONSE_MODEL] = model
+        reply_id = getattr(reply, "id", None)
+        if reply_id:
+            attrs[N.RESPONSE_ID] = reply_id
+        provider = getattr(reply, "provider", None)
+        if provider:
+            attrs[N.UPSTREAM_PROVIDER] = provider
 
     def _usage_attributes(self, usage: Usage) -> dict[str, Any]:
         out: dict[str, Any] = {
@@ -321,17 +338,17 @@ class SpanObserver(CallObserver):
         limit = self._settings.max_content_bytes
         if self._settings.mode == "latest":
             text, cut = fit(others, limit)
-            self.span.set_attribute(N.INPUT_MESSAGES, text)
+            self._attrs[N.INPUT_MESSAGES] = text
             if system:
                 sys_text, sys_cut = fit(system, limit)
-                self.span.set_attribute(N.SYSTEM_INSTRUCTIONS, sys_text)
+                self._attrs[N.SYSTEM_INSTRUCTIONS] = sys_text
                 cut = cut or sys_cut
         else:
             prompt = ([{"role": "system", "parts": system}] if system else []) + others
             text, cut = fit(prompt, limit)
             self.span.add_event(N.EVENT_PROMPT, {N.PROMPT: text})
         if cut:
-            self.span.set_attribute(N.CONTENT_TRUNCATED, True)
+            self._attrs[N.CONTENT_TRUNCATED] = True
 
     def _record_output(self, result: ChatResult | None) -> None:
         from .content import fit, output_messages, stream_tool_calls
@@ -345,11 +362,22 @@ class SpanObserver(CallObserver):
             messages[0]["finish_reason"] = self._finish[-1]
         text, cut = fit(messages, self._settings.max_content_bytes)
         if self._settings.mode == "latest":
-            self.span.set_attribute(N.OUTPUT_MESSAGES, text)
+            self._attrs[N.OUTPUT_MESSAGES] = text
         else:
             self.span.add_event(N.EVENT_COMPLETION, {N.COMPLETION: text})
         if cut:
-            self.span.set_attribute(N.CONTENT_TRUNCATED, True)
+            self._attrs[N.CONTENT_TRUNCATED] = True
+
+
+def _trace_headers(context: SpanContext) -> dict[str, str]:
+    """The W3C ``traceparent`` (and ``tracestate``) of a span, formatted once per call."""
+    headers = {
+        "traceparent": f"00-{context.trace_id:032x}-{context.span_id:016x}-"
+        f"{int(context.trace_flags):02x}"
+    }
+    if context.trace_state:
+        headers["tracestate"] = context.trace_state.to_header()
+    return headers
 
 
 def _cost_source(usage: Usage | None) -> str | None:
