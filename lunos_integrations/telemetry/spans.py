@@ -197,7 +197,10 @@ class SpanObserver(CallObserver):
 
     def on_response(self, attempt: int, status: int, headers: Mapping[str, str]) -> None:
         attrs = self._attrs
-        attrs[N.STATUS_CODE] = status
+        if status >= 400:  # a success needs no status on a GenAI span; a failure does
+            attrs[N.STATUS_CODE] = status
+        else:
+            attrs.pop(N.STATUS_CODE, None)  # a retry that succeeded
         request_id = headers.get("x-request-id") or headers.get("request-id")
         if request_id:
             attrs[N.REQUEST_ID] = self._secrets.scrub(request_id)
@@ -266,7 +269,6 @@ class SpanObserver(CallObserver):
         attrs = self._attrs
         if self._attempts > 1:
             attrs[N.RESEND_COUNT] = self._attempts - 1
-        attrs[N.ATTEMPTS] = self._attempts
         if self._first_chunk is not None:
             attrs[N.RESPONSE_TTFC] = self._first_chunk
         if self._finish:
