@@ -128,9 +128,7 @@ class Telemetry:
                 "opentelemetry.metrics" not in sys.modules
             ):
                 return None  # nobody configured OpenTelemetry in this process
-            if _disabled_by_env() or any(
-                isinstance(f, Telemetry) and f is not self for f in context_factories()
-            ):
+            if any(isinstance(f, Telemetry) and f is not self for f in context_factories()):
                 return None  # the context installed its own: one span per call
         settings = self._settings()
         if settings is None:
@@ -175,6 +173,8 @@ def _resolve(telemetry: Telemetry, tracer_provider: Any, meter_provider: Any) ->
     )
     if not traced and not metered:
         return None  # both placeholders: nothing of ours is imported
+    if telemetry._default and _disabled_by_env():
+        return None  # read with the providers, not per call (like the SDK reads its own)
 
     from .._version import __version__
     from .metrics import Instruments
