@@ -30,9 +30,9 @@ import sys
 from typing import TYPE_CHECKING, Any
 
 from ..observe import CallInfo, CallObserver, ObserverFactory, context_factories
-from .names import SemconvMode, semconv_mode
 
 if TYPE_CHECKING:
+    from .names import SemconvMode
     from .spans import Settings
 
 __all__ = ["DEFAULT_TELEMETRY", "Telemetry", "with_default_telemetry"]
@@ -178,7 +178,7 @@ def _resolve(telemetry: Telemetry, tracer_provider: Any, meter_provider: Any) ->
 
     from .._version import __version__
     from .metrics import Instruments
-    from .names import SCOPE
+    from .names import SCOPE, semconv_mode
     from .spans import Settings
 
     tracer = tracer_provider.get_tracer(SCOPE, __version__) if traced else None
