@@ -148,3 +148,31 @@ def test_llama_index_spans_have_our_span_as_their_child(
     assert len(framework) == 1 and len(ours) == 1
     assert ours[0].parent is not None
     assert ours[0].parent.span_id == framework[0].context.span_id
+
+
+async def test_async_adapters_nest_under_the_callers_span(
+    otel: Otel, server: LocalLunosServer
+) -> None:
+    from llama_index.core.base.llms.types import ChatMessage
+
+    from lunos_integrations.llama_index import LunosLLM
+
+    tracer = otel.tracer_provider.get_tracer("web")
+    kw = {"api_key": server.api_key, "base_url": server.base_url}
+    chat = ChatLunos(model="openai/gpt-4o", **kw)
+    llm = LunosLLM(model="openai/gpt-4o", **kw)
+    with watching(otel.telemetry()), tracer.start_as_current_span("job") as parent:
+        await chat.ainvoke("hello")
+        async for _ in chat.astream("hello"):
+            pass
+        await llm.achat([ChatMessage(role="user", content="hello")])
+        async for _ in await llm.astream_chat([ChatMessage(role="user", content="hello")]):
+            pass
+    ours = _ours(otel)
+    assert [s.attributes["gen_ai.request.stream"] for s in ours] == [  # type: ignore[index]
+        False,
+        True,
+        False,
+        True,
+    ]
+    assert {s.parent.span_id for s in ours} == {parent.get_span_context().span_id}  # type: ignore[union-attr]
