@@ -58,6 +58,7 @@ from .parameters import (
 from .redact import redact_url
 from .stream_calls import arun_stream, run_stream
 from .stream_session import StreamSession, invalid_reply
+from .telemetry import with_default_telemetry
 from .transport.http import JSONResponse, StreamEvent, Transport
 from .usage_events import current_listeners
 from .wire import chat_completions, embeddings, messages
@@ -176,7 +177,8 @@ class LunosClient:
         )
         #: What watches every call of this client (telemetry), besides what the caller's
         #: context installs with :func:`~.observe.watching` (budgets): see :mod:`.observe`.
-        self.observers = observers
+        #: OpenTelemetry spans are on by default once a provider is configured (:mod:`.telemetry`).
+        self.observers = with_default_telemetry(observers)
 
     def __repr__(self) -> str:
         base_url = redact_url(self.config.base_url)
@@ -262,6 +264,7 @@ class LunosClient:
                 usage.cost = self.catalog.price(self, model, usage)
             except Exception:  # pricing is best effort; a finished call must not fail here
                 usage.cost = None
+            usage.cost_source = "catalog"
 
     async def _aprice_usage(self, model: str, usage: Usage) -> None:
         if usage.cost is None and self.catalog is not None:
@@ -269,6 +272,7 @@ class LunosClient:
                 usage.cost = await self.catalog.aprice(self, model, usage)
             except Exception:
                 usage.cost = None
+            usage.cost_source = "catalog"
 
     def _report_usage(self, model: str, usage: Usage) -> None:
         for listener in current_listeners():
@@ -293,6 +297,7 @@ class LunosClient:
             base_url=redact_url(self.config.base_url),
             app_id=self.config.app_id,
             request=request,
+            secrets=self.transport.secrets,
         )
         return Observation.start(info, factories)
 

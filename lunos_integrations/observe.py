@@ -36,6 +36,7 @@ from typing import TYPE_CHECKING, Any, Literal
 from .errors import LunosError
 
 if TYPE_CHECKING:
+    from .redact import Secrets
     from .wire.types import ChatDelta, Usage
 
 __all__ = [
@@ -60,7 +61,8 @@ class CallInfo:
     ``request`` is the neutral request (:class:`~.wire.types.ChatRequest` or
     :class:`~.wire.types.EmbeddingRequest`), ``None`` for ``models`` and ``balance``.
     ``base_url`` has its credentials removed. ``route`` is ``"chat_completions"``,
-    ``"messages"``, ``"embeddings"``, ``"models"`` or ``"balance"``.
+    ``"messages"``, ``"embeddings"``, ``"models"`` or ``"balance"``. ``secrets`` are the
+    client's key and URL credentials, for observers that must scrub text they record.
     """
 
     operation: Operation
@@ -70,6 +72,7 @@ class CallInfo:
     base_url: str
     app_id: str | None
     request: Any = None
+    secrets: Secrets | None = dataclasses.field(default=None, repr=False)
 
 
 class CallObserver:
@@ -154,7 +157,7 @@ class Observation:
                 continue
             if observer is not None:
                 made.append(observer)
-        return cls(tuple(made))
+        return cls(tuple(made)) if made else NO_OBSERVATION
 
     def __bool__(self) -> bool:
         return bool(self.observers)

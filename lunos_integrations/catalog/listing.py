@@ -126,8 +126,11 @@ def list_models(
     """
     params = _query(input, output)
     with _using(client, client_kwargs) as c:
-        response = c.transport.request("GET", MODELS_PATH, params=params)
-        models = decode_catalog(response, c.transport.secrets)
+        with c.observation("models", "models") as observation:
+            response = c.transport.request(
+                "GET", MODELS_PATH, params=params, observation=observation
+            )
+            models = decode_catalog(response, c.transport.secrets)
         if params is None:
             CACHE.store(c.config.base_url, models)
         return models
@@ -143,8 +146,11 @@ async def alist_models(
     """Async :func:`list_models`."""
     params = _query(input, output)
     async with _ausing(client, client_kwargs) as c:
-        response = await c.transport.arequest("GET", MODELS_PATH, params=params)
-        models = decode_catalog(response, c.transport.secrets)
+        with c.observation("models", "models") as observation:
+            response = await c.transport.arequest(
+                "GET", MODELS_PATH, params=params, observation=observation
+            )
+            models = decode_catalog(response, c.transport.secrets)
         if params is None:
             CACHE.store(c.config.base_url, models)
         return models
@@ -232,13 +238,14 @@ def parse_balance(body: Any, *, status_code: int = 200) -> Balance:
 
 def get_balance(*, client: LunosClient | None = None, **client_kwargs: Any) -> Balance:
     """The account balance; raises typed errors (401 → ``AuthenticationError`` ...)."""
-    with _using(client, client_kwargs) as c:
-        response = c.transport.request("GET", BALANCE_PATH)
+    with _using(client, client_kwargs) as c, c.observation("balance", "balance") as observation:
+        response = c.transport.request("GET", BALANCE_PATH, observation=observation)
         return parse_balance(response.data, status_code=response.status_code)
 
 
 async def aget_balance(*, client: LunosClient | None = None, **client_kwargs: Any) -> Balance:
     """Async :func:`get_balance`."""
     async with _ausing(client, client_kwargs) as c:
-        response = await c.transport.arequest("GET", BALANCE_PATH)
-        return parse_balance(response.data, status_code=response.status_code)
+        with c.observation("balance", "balance") as observation:
+            response = await c.transport.arequest("GET", BALANCE_PATH, observation=observation)
+            return parse_balance(response.data, status_code=response.status_code)

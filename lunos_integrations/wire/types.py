@@ -223,7 +223,8 @@ class Usage:
 
     ``input_tokens`` always *includes* cached tokens (Anthropic reports them separately;
     the messages codec adds them back) so totals mean the same on both routes.
-    ``cost`` is the USD cost when the server reported one.
+    ``cost`` is the USD cost when the server reported one; ``cost_source`` is
+    ``"catalog"`` when the client priced it instead (telemetry reports which).
     """
 
     input_tokens: int = 0
@@ -233,6 +234,7 @@ class Usage:
     cache_creation_tokens: int = 0
     reasoning_tokens: int = 0
     cost: float | None = None
+    cost_source: str | None = field(default=None, compare=False, repr=False)
 
 
 @dataclass(slots=True)

@@ -198,6 +198,27 @@ RECIPES = [
 ]
 
 
+RECIPES.append(
+    Recipe(
+        "opentelemetry_spans",
+        (
+            "== spans (console exporter) ==",
+            '"kind": "SpanKind.CLIENT"',
+            '"gen_ai.system": "lunos"',
+            '"lunos.app_id": "cookbook-otel"',
+            "gen_ai.client.token.usage [{token}]: 6 recording(s)",
+            "gen_ai.client.operation.duration [s]: 3 recording(s)",
+            "gen_ai.client.operation.time_to_first_chunk [s]: 1 recording(s)",
+        ),
+        {
+            r"^chat \S+ \| kind CLIENT \| child of: handle request \| route chat_completions"
+            r" \| stream (True|False) \| tokens [1-9]\d* in / [1-9]\d* out": 3,
+            rf"^lunos.client.cost \[USD\]: total {COST}$": 1,
+        },
+    )
+)
+
+
 def _env(**overrides: str) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("LUNOS_")}
     for name in ("HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "http_proxy", "https_proxy"):
