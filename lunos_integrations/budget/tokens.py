@@ -1,0 +1,98 @@
+"""Offline token estimates of a neutral request, for reserving its worst case.
+
+Why offline and approximate: a budget must judge a call *before* it is sent, and exact
+counts would need each vendor's tokenizer (downloaded at run time, unknown for most Lunos
+ids). The rule (alphanumeric runs cost ⌈len/4⌉ tokens, every other symbol one) counts each
+word as at least one token and splits long ones, so it is meant to err high; it is also
+what ``ChatLunos.get_num_tokens`` uses (:mod:`lunos_integrations.langchain.tokens`). The
+reservation is only the admission test: when the reply reports its usage, the budget
+settles with the real figure.
+
+Attachments (images, files, audio) cannot be counted without decoding them; each is
+reserved at :data:`ATTACHMENT_TOKENS`, a pessimistic figure for one high-resolution image.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from typing import Any
+
+from ..wire.types import ChatRequest, EmbeddingRequest, Message, TextPart
+
+__all__ = [
+    "ATTACHMENT_TOKENS",
+    "estimate_embedding_tokens",
+    "estimate_request_tokens",
+    "estimate_text_tokens",
+]
+
+_PIECE_RE = re.compile(r"[A-Za-z0-9_]+|[^\sA-Za-z0-9_]")
+#: Per-message framing (role markers) and per-reply priming, as OpenAI documents them.
+PER_MESSAGE = 3
+PER_REPLY = 3
+#: Reserved for each non-text part (image, file, audio) of a prompt.
+ATTACHMENT_TOKENS = 1_600
+
+
+def estimate_text_tokens(text: str) -> int:
+    """Estimated tokens of ``text``: alphanumeric runs cost ⌈len/4⌉, other symbols 1."""
+    total = 0
+    for piece in _PIECE_RE.findall(text):
+        n = len(piece)
+        total += (n + 3) // 4 if n > 1 else 1
+    return total
+
+
+def _json_tokens(value: Any) -> int:
+    try:
+        return estimate_text_tokens(json.dumps(value, ensure_ascii=False, default=str))
+    except (TypeError, ValueError):
+        return estimate_text_tokens(repr(value))
+
+
+def _message_tokens(message: Message) -> int:
+    total = PER_MESSAGE
+    content = message.content
+    if isinstance(content, str):
+        total += estimate_text_tokens(content)
+    else:
+        for part in content:
+            if isinstance(part, TextPart):
+                total += estimate_text_tokens(part.text)
+            else:
+                total += ATTACHMENT_TOKENS
+    if message.name:
+        total += estimate_text_tokens(message.name)
+    for call in message.tool_calls:
+        total += estimate_text_tokens(call.name) + _json_tokens(call.arguments)
+    for reasoning in message.reasoning:
+        total += estimate_text_tokens(reasoning.text)
+    return total
+
+
+def estimate_request_tokens(request: ChatRequest) -> int:
+    """Estimated input tokens of a chat request: messages, tool definitions, schema."""
+    total = PER_REPLY + sum(_message_tokens(m) for m in request.messages)
+    for tool in request.tools or ():
+        # the wire form ({"type": "function", "function": {...}}) is what the server counts
+        total += _json_tokens(
+            {
+                "type": "function",
+                "function": {
+                    "name": tool.name,
+                    "description": tool.description,
+                    "parameters": tool.parameters,
+                },
+            }
+        )
+    for server_tool in request.server_tools or ():
+        total += _json_tokens(server_tool)
+    if request.response_format is not None and request.response_format.schema is not None:
+        total += _json_tokens(request.response_format.schema)
+    return total
+
+
+def estimate_embedding_tokens(request: EmbeddingRequest) -> int:
+    """Estimated input tokens of an embeddings request (the sum over its inputs)."""
+    return sum(estimate_text_tokens(text) for text in request.input)
