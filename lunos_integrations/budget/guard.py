@@ -51,7 +51,7 @@ from ..wire.models import ModelInfo
 from ..wire.types import ChatDelta, ChatRequest, EmbeddingRequest, Usage
 from .balance import DEFAULT_BALANCE_REFRESH, BalanceFloor
 from .ledger import Ledger, check_usd
-from .tokens import estimate_embedding_tokens, estimate_request_tokens, estimate_text_tokens
+from .tokens import OutputCount, estimate_embedding_tokens, estimate_request_tokens
 
 if TYPE_CHECKING:
     from ..catalog.shared import ModelCatalog
@@ -281,8 +281,9 @@ class _CallGuard(CallObserver):
         self.worst: WorstCase | None = None
         self.unpriced = False
         self.done = False
-        # streams: what was produced so far
-        self.out_tokens = 0
+        # streams: what was produced so far (text, reasoning and tool arguments apart, so
+        # a word is never glued to another channel's)
+        self.counts = (OutputCount(), OutputCount(), OutputCount())
         self.shown: list[str] = []
         self.started = False
 
@@ -412,24 +413,34 @@ class _CallGuard(CallObserver):
         if worst is None or self.done:
             return
         self.started = True
-        pieces = delta.text + delta.reasoning_text
+        text, reasoning, tools = self.counts
+        text.add(delta.text)
+        reasoning.add(delta.reasoning_text)
         for call in delta.tool_calls:
-            pieces += (call.name or "") + " " + call.arguments
-        if not pieces:
-            return
-        self.out_tokens += estimate_text_tokens(pieces)
-        cost = self._cost_so_far()
+            tools.add(f"{call.name or ''} {call.arguments}")
+        cost = self._cost(fewest=True)
         if cost > self.hold:
-            self._grow(cost, delta)
+            self._grow(cost)
         self.shown.append(delta.text)
 
-    def _cost_so_far(self) -> float:
+    def _out_tokens(self, *, fewest: bool) -> int:
+        if fewest:
+            return sum(count.fewest for count in self.counts)
+        return sum(count.estimate for count in self.counts)
+
+    def _cost(self, *, fewest: bool) -> float:
+        """Cost so far of a stream: its input plus the output counted until now."""
         worst = self.worst
         if worst is None:
             return 0.0
-        return worst.input_cost + self.out_tokens * (worst.prices.output or 0.0)
+        return worst.input_cost + self._out_tokens(fewest=fewest) * (worst.prices.output or 0.0)
 
-    def _grow(self, cost: float, delta: ChatDelta) -> None:
+    def _charge_early_end(self) -> float:
+        """What a stream that ended early is charged: its estimate, within its hold unless
+        even the fewest-token count passed the hold (a server that ignored the cap)."""
+        return min(self._cost(fewest=False), max(self.hold, self._cost(fewest=True)))
+
+    def _grow(self, cost: float) -> None:
         """Hold more for a stream that outgrew its hold, or cut it at the limit."""
         guard = self.guard
         extra = cost - self.hold
@@ -446,7 +457,8 @@ class _CallGuard(CallObserver):
         raise BudgetExceededError(
             f"Lunos stream from {self._model()!r} stopped at the spend limit {full.name} = "
             f"${full.limit:.6f}: ${spent:.6f} spent and ${held:.6f} held, and this stream "
-            f"had reached ${cost:.6f} (about {self.out_tokens} output tokens counted so far). "
+            f"had reached ${cost:.6f} ({self._out_tokens(fewest=True)} output tokens counted so "
+            "far). "
             f"The connection was closed; the {len(partial)} characters received are in "
             "exc.partial_text and are not a complete answer. Raise the limit or set "
             "max_tokens so the stream's worst case is held up front.",
@@ -470,12 +482,12 @@ class _CallGuard(CallObserver):
             if cost is None and self.worst is not None:
                 cost = compute_cost_at(self.worst.prices, usage)
         if cost is None and not self.unpriced:
-            cost = max(self.hold, self._cost_so_far())  # no usage at all: charge the hold
+            cost = max(self.hold, self._cost(fewest=True))  # no usage at all: charge the hold
         self._settle(cost or 0.0)
 
     def on_error(self, error: BaseException) -> None:
         if self.started and self.info.stream:
-            self._settle(self._cost_so_far())  # the tokens streamed so far are billed
+            self._settle(self._charge_early_end())  # the tokens streamed so far are billed
         else:
             self._release()
 

@@ -96,3 +96,47 @@ def estimate_request_tokens(request: ChatRequest) -> int:
 def estimate_embedding_tokens(request: EmbeddingRequest) -> int:
     """Estimated input tokens of an embeddings request (the sum over its inputs)."""
     return sum(estimate_text_tokens(text) for text in request.input)
+
+
+_TAIL_RE = re.compile(r"[A-Za-z0-9_]+\Z")
+
+
+class OutputCount:
+    """Tokens of a streamed output, counted as its pieces arrive, two ways.
+
+    ``fewest`` counts one token per word or punctuation mark: a tokenizer bills at least
+    that for words, so a stream is only cut at the limit once even this count passes it
+    (an estimate that errs high would cut answers the server bounded by ``max_tokens``).
+    ``estimate`` is the rule of :func:`estimate_text_tokens` (errs high), used to charge a
+    stream that ended early. A word split across two deltas is counted once: the trailing
+    run of a delta is carried to the next.
+    """
+
+    __slots__ = ("_carry", "_estimate", "_fewest")
+
+    def __init__(self) -> None:
+        self._carry = ""
+        self._fewest = 0
+        self._estimate = 0
+
+    def add(self, text: str) -> None:
+        if not text:
+            return
+        text = self._carry + text
+        tail = _TAIL_RE.search(text)
+        if tail is not None:
+            self._carry, text = tail.group(), text[: tail.start()]
+        else:
+            self._carry = ""
+        for piece in _PIECE_RE.findall(text):
+            n = len(piece)
+            self._fewest += 1
+            self._estimate += (n + 3) // 4 if n > 1 else 1
+
+    @property
+    def fewest(self) -> int:
+        return self._fewest + (1 if self._carry else 0)
+
+    @property
+    def estimate(self) -> int:
+        return self._estimate + (len(self._carry) + 3) // 4
