@@ -1,0 +1,285 @@
+"""Spend guard (issue #21): no overrun under concurrency, budget used, and CPU overhead.
+
+One command::
+
+    .venv/bin/python -m benchmarks.budget              # writes results/budget.{md,json}
+    .venv/bin/python -m benchmarks.budget --repeats 3  # fewer CPU repeats
+
+**Overrun.** A :class:`~lunos_integrations.testing.LocalLunosServer` (``report_cost=True``)
+prices every reply it generates in its own billing ledger (``server.router.billing``). The
+budget is set to the cost of 100 calls, measured at that ledger from one probe call, and
+200 calls are started: ``ChatLunos.abatch`` (``max_concurrency=50``), 200 ``astream``
+tasks under a 50-slot semaphore, and ``ChatLunos.batch`` (LangChain's thread pool, 50
+workers). Reported per case: calls admitted and refused, what the server billed, the
+overrun (billed - budget, must be <= 0) and the share of the budget used (target >= 80 %).
+Each case runs with ``max_tokens`` equal to the answer's length ("tight") and at 4x that
+("loose"): the guard holds ``max_tokens`` worth of output for every call in flight, so a
+loose ``max_tokens`` leaves more of the budget unused when many calls run at once.
+
+**CPU overhead.** ``ChatLunos.invoke`` against ``benchmarks.server`` (its own process) in
+fresh worker processes, interleaved: plain, inside ``track_usage()``, and inside
+``track_usage(budget_usd=1e6)``; ``time.process_time()`` per call, the median over rounds
+in a worker and the best of the repeats per variant (the convention of
+``benchmarks/README.md``). The guard's overhead is the budget row against the plain one
+(target <= 3 %), and against ``track_usage()`` alone.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import gc
+import json
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+RESULTS = ROOT / "benchmarks" / "results"
+MODEL = "openai/gpt-4o"
+CALLS = 200
+CONCURRENCY = 50
+ANSWER_WORDS = 20
+PROMPT = 'Say "' + " ".join(f"w{i}" for i in range(ANSWER_WORDS)) + '"'
+VARIANTS = ("plain", "track_usage", "budget")
+
+
+# --------------------------------------------------------------------------- overrun
+
+
+def _chat(server: Any, max_tokens: int) -> Any:
+    from lunos_integrations import ChatLunos
+
+    return ChatLunos(
+        model=MODEL,
+        api_key=server.api_key,
+        base_url=server.base_url,
+        max_tokens=max_tokens,
+        max_retries=0,
+        timeout=60,
+    )
+
+
+def _outcome(server: Any, budget: float, outcomes: list[Any], guard: Any) -> dict[str, Any]:
+    from lunos_integrations.errors import BudgetExceededError
+
+    refused = sum(isinstance(o, BudgetExceededError) for o in outcomes)
+    other = [repr(o) for o in outcomes if isinstance(o, BaseException)]
+    billed = server.router.billing.total
+    return {
+        "calls": len(outcomes),
+        "admitted": len(outcomes) - len(other),
+        "refused": refused,
+        "other_errors": [o for o in other if "BudgetExceeded" not in o][:3],
+        "budget": budget,
+        "billed": billed,
+        "guard_spent": guard.spent,
+        "overrun": billed - budget,
+        "used_pct": 100.0 * billed / budget,
+    }
+
+
+def _run_case(server: Any, case: str, max_tokens: int, budget: float) -> dict[str, Any]:
+    from lunos_integrations import track_usage
+
+    chat = _chat(server, max_tokens)
+    server.router.billing.clear()
+    prompts = [PROMPT] * CALLS
+
+    if case == "abatch":
+
+        async def run() -> list[Any]:
+            with track_usage(budget_usd=budget) as usage:
+                out = await chat.abatch(
+                    prompts, config={"max_concurrency": CONCURRENCY}, return_exceptions=True
+                )
+            return [out, usage]
+
+        outcomes, usage = asyncio.run(run())
+    elif case == "astream":
+
+        async def drain(gate: asyncio.Semaphore) -> Any:
+            async with gate:
+                try:
+                    return "".join([str(c.content) async for c in chat.astream(PROMPT)])
+                except Exception as exc:
+                    return exc
+
+        async def run() -> list[Any]:
+            gate = asyncio.Semaphore(CONCURRENCY)
+            with track_usage(budget_usd=budget) as usage:
+                out = await asyncio.gather(*(drain(gate) for _ in prompts))
+            return [list(out), usage]
+
+        outcomes, usage = asyncio.run(run())
+    else:  # threads
+        with track_usage(budget_usd=budget) as usage:
+            outcomes = chat.batch(
+                prompts, config={"max_concurrency": CONCURRENCY}, return_exceptions=True
+            )
+    return {
+        "case": case,
+        "max_tokens": max_tokens,
+        **_outcome(server, budget, outcomes, usage.budget),
+    }
+
+
+def overrun() -> list[dict[str, Any]]:
+    from lunos_integrations.testing import LocalLunosServer
+
+    rows: list[dict[str, Any]] = []
+    with LocalLunosServer(report_cost=True) as server:
+        _chat(server, ANSWER_WORDS).invoke(PROMPT)  # probe: what one call is billed
+        one = server.router.billing.total
+        budget = one * CALLS / 2
+        for label, max_tokens in (("tight", ANSWER_WORDS), ("loose", ANSWER_WORDS * 4)):
+            for case in ("abatch", "astream", "threads"):
+                print(f"... overrun {case} ({label})", file=sys.stderr, flush=True)
+                row = _run_case(server, case, max_tokens, budget)
+                row["max_tokens_label"] = label
+                rows.append(row)
+    return rows
+
+
+# --------------------------------------------------------------------------- CPU
+
+
+def _worker(variant: str, base_url: str, api_key: str, rounds: int, calls: int) -> dict[str, Any]:
+    import contextlib
+
+    from lunos_integrations import ChatLunos, track_usage
+
+    chat = ChatLunos(model=MODEL, base_url=base_url, api_key=api_key, max_tokens=8192)
+    block: Any = contextlib.nullcontext()
+    if variant == "track_usage":
+        block = track_usage()
+    elif variant == "budget":
+        block = track_usage(budget_usd=1e6)
+    prompt = 'Say "The quick brown fox jumps over the lazy dog."'
+    cpu: list[float] = []
+    with block:
+        for _ in range(50):  # warm-up: connections, catalog, caches
+            chat.invoke(prompt)
+        for _ in range(rounds):
+            gc.collect()
+            c0 = time.process_time()
+            for _ in range(calls):
+                chat.invoke(prompt)
+            cpu.append((time.process_time() - c0) / calls)
+    return {"variant": variant, "cpu_ms": statistics.median(cpu) * 1000}
+
+
+def cpu_overhead(repeats: int, rounds: int, calls: int) -> dict[str, Any]:
+    sys.path.insert(0, str(ROOT))
+    from benchmarks.run import bench_server
+
+    runs: dict[str, list[float]] = {v: [] for v in VARIANTS}
+    with bench_server() as (base_url, api_key):
+        for repeat in range(repeats):
+            for variant in VARIANTS:  # interleaved: A, B, C, A, B, C, ...
+                print(f"... cpu {variant} (repeat {repeat + 1})", file=sys.stderr, flush=True)
+                out = subprocess.run(
+                    [
+                        sys.executable,
+                        "-m",
+                        "benchmarks.budget",
+                        "--worker",
+                        variant,
+                        "--base-url",
+                        base_url,
+                        "--api-key",
+                        api_key,
+                        "--rounds",
+                        str(rounds),
+                        "--calls",
+                        str(calls),
+                    ],
+                    cwd=ROOT,
+                    capture_output=True,
+                    text=True,
+                    timeout=600,
+                    check=True,
+                )
+                runs[variant].append(json.loads(out.stdout.strip().splitlines()[-1])["cpu_ms"])
+    best = {v: min(values) for v, values in runs.items()}
+    median = {v: statistics.median(values) for v, values in runs.items()}
+    return {
+        "repeats": runs,
+        "best_cpu_ms": best,
+        "median_cpu_ms": median,
+        "overhead_vs_plain_pct": 100.0 * (best["budget"] / best["plain"] - 1),
+        "overhead_vs_track_usage_pct": 100.0 * (best["budget"] / best["track_usage"] - 1),
+        "median_overhead_vs_plain_pct": 100.0 * (median["budget"] / median["plain"] - 1),
+    }
+
+
+# --------------------------------------------------------------------------- report
+
+
+def render(rows: list[dict[str, Any]], cpu: dict[str, Any]) -> str:
+    lines = [
+        "# Spend guard (issue #21)",
+        "",
+        f"{CALLS} calls of `{MODEL}`, concurrency {CONCURRENCY}, budget = the server-billed "
+        f"cost of {CALLS // 2} calls; answer {ANSWER_WORDS} tokens. Billed = the local "
+        "server's own ledger of what it generated.",
+        "",
+        "| case | max_tokens | admitted | refused | budget $ | billed $ | overrun $ | used |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
+    for r in rows:
+        lines.append(
+            f"| {r['case']} | {r['max_tokens']} ({r['max_tokens_label']}) | {r['admitted']} | "
+            f"{r['refused']} | {r['budget']:.6f} | {r['billed']:.6f} | "
+            f"{max(r['overrun'], 0.0):.6f} | {r['used_pct']:.1f} % |"
+        )
+    best, median = cpu["best_cpu_ms"], cpu["median_cpu_ms"]
+    lines += [
+        "",
+        "CPU per `ChatLunos.invoke` (ms; best / median of "
+        f"{len(cpu['repeats']['plain'])} fresh workers per variant, interleaved):",
+        "",
+        "| variant | best | median |",
+        "|---|---|---|",
+    ]
+    for v in VARIANTS:
+        lines.append(f"| {v} | {best[v]:.3f} | {median[v]:.3f} |")
+    lines += [
+        "",
+        f"Guard overhead (budget vs plain, best): {cpu['overhead_vs_plain_pct']:+.2f} % "
+        f"(medians: {cpu['median_overhead_vs_plain_pct']:+.2f} %); budget vs track_usage() "
+        f"alone: {cpu['overhead_vs_track_usage_pct']:+.2f} %. Target: <= 3 %.",
+        "",
+    ]
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m benchmarks.budget")
+    parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--calls", type=int, default=200)
+    parser.add_argument("--worker", choices=VARIANTS)
+    parser.add_argument("--base-url")
+    parser.add_argument("--api-key")
+    args = parser.parse_args(argv)
+    if args.worker:
+        print(
+            json.dumps(_worker(args.worker, args.base_url, args.api_key, args.rounds, args.calls))
+        )
+        return 0
+    rows = overrun()
+    cpu = cpu_overhead(args.repeats, args.rounds, args.calls)
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    (RESULTS / "budget.json").write_text(json.dumps({"overrun": rows, "cpu": cpu}, indent=2))
+    text = render(rows, cpu)
+    (RESULTS / "budget.md").write_text(text)
+    print(text)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
