@@ -181,6 +181,7 @@ class SpendGuard:
         self.attempts = 0
         self._lock = ForkSafeLock()
         self._warned: set[str] = set()
+        self._prices: dict[str, tuple[ModelInfo, Prices | None]] = {}
 
     def __repr__(self) -> str:
         limits = [f"{ledger.name}=${ledger.limit:g}" for ledger in self.ledgers()]
@@ -230,6 +231,17 @@ class SpendGuard:
         return _CallGuard(self, info, tuple(ledgers))
 
     # ------------------------------------------------------------------ helpers
+
+    def prices(self, info: ModelInfo | None) -> Prices | None:
+        """:func:`prices_of`, remembered per catalog entry (a refetch makes new entries)."""
+        if info is None:
+            return None
+        cached = self._prices.get(info.id)
+        if cached is not None and cached[0] is info:
+            return cached[1]
+        prices = prices_of(info)
+        self._prices[info.id] = (info, prices)
+        return prices
 
     def warn_unpriced(self, model: str) -> None:
         with self._lock:
@@ -286,17 +298,24 @@ class _CallGuard(CallObserver):
         self.counts = (OutputCount(), OutputCount(), OutputCount())
         self.shown: list[str] = []
         self.started = False
+        self._catalog_cached: ModelCatalog | None = None
+        self._catalog_known = False
+        self._estimated: tuple[Any, int] | None = None  # (request, its input tokens)
 
     # ------------------------------------------------------------------ prices
 
     def _catalog(self) -> ModelCatalog | None:
+        if self._catalog_known:
+            return self._catalog_cached
         client = self.info.client
-        if client is None:
-            return None
-        try:
-            return catalog_of(client)
-        except Exception:  # a client without a usable configuration: no prices
-            return None
+        catalog = None
+        if client is not None:
+            try:
+                catalog = catalog_of(client)
+            except Exception:  # a client without a usable configuration: no prices
+                catalog = None
+        self._catalog_cached, self._catalog_known = catalog, True
+        return catalog
 
     def _model(self) -> str:
         return str(getattr(self.request, "model", None) or self.info.model or "")
@@ -319,7 +338,7 @@ class _CallGuard(CallObserver):
     def _worst_case(self) -> WorstCase | None:
         model = self._model()
         catalog = self._catalog()
-        prices = prices_of(catalog.peek(model)) if catalog is not None else None
+        prices = self.guard.prices(catalog.peek(model)) if catalog is not None else None
         if prices is None:
             return None
         request = self.request
@@ -328,7 +347,9 @@ class _CallGuard(CallObserver):
             return WorstCase(model, prices, tokens, tokens * prices.input, 0)
         if not isinstance(request, ChatRequest):
             return None
-        tokens = estimate_request_tokens(request)
+        if self._estimated is None or self._estimated[0] is not request:
+            self._estimated = (request, estimate_request_tokens(request))  # once per request
+        tokens = self._estimated[1]
         cap = request.max_tokens if request.max_tokens is not None else prices.output_cap
         if cap and prices.output is None:
             return None  # output would be billed at an unknown price

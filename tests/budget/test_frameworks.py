@@ -38,6 +38,7 @@ def test_langchain_refusal_is_a_model_error(server: LocalLunosServer) -> None:
     with track_usage(budget_usd=HI_WORST * 0.5), pytest.raises(BudgetExceededError) as info:
         chat.invoke("hi")
     assert isinstance(info.value, ModelError)  # what LangChain code catches
+    assert info.value.is_retryable is False  # so ModelRetryMiddleware does not retry it
     assert chat_posts(server) == 0
 
 
