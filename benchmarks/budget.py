@@ -216,10 +216,53 @@ def cpu_overhead(repeats: int, rounds: int, calls: int) -> dict[str, Any]:
     }
 
 
+def guard_path_us(calls: int = 20_000, rounds: int = 5) -> dict[str, float]:
+    """CPU of the guard's own hooks per call, in-process and without I/O (µs).
+
+    Drives one observation per call through exactly what a guarded ``invoke`` runs (the
+    factory, ``prepare``, one ``on_attempt``, ``on_result``, the end) with a warm catalog;
+    the best of ``rounds``. A figure that does not move with the neighbours' load as much
+    as whole-call CPU does.
+    """
+    from lunos_integrations.budget import SpendGuard
+    from lunos_integrations.catalog import shared_catalog
+    from lunos_integrations.client import LunosClient
+    from lunos_integrations.observe import watching
+    from lunos_integrations.testing import LocalLunosServer
+    from lunos_integrations.wire.types import ChatRequest, Message, Usage
+
+    with LocalLunosServer() as server:
+        client = LunosClient(
+            api_key=server.api_key, base_url=server.base_url, catalog=shared_catalog
+        )
+        text = 'Say "The quick brown fox jumps over the lazy dog."'
+        request = ChatRequest(model=MODEL, messages=[Message("user", text)], max_tokens=8192)
+        client.chat(request)
+        shared_catalog(client.config).lookup(client, MODEL)
+        usage = Usage(input_tokens=12, output_tokens=10, cost=0.0001)
+        results: dict[str, list[float]] = {"unobserved": [], "guarded": []}
+        for _ in range(rounds):
+            c0 = time.process_time()
+            for _ in range(calls):
+                client.observation("chat", "chat_completions", request).end(None)
+            results["unobserved"].append((time.process_time() - c0) / calls)
+            with watching(SpendGuard(1e6)):
+                c0 = time.process_time()
+                for _ in range(calls):
+                    observation = client.observation("chat", "chat_completions", request)
+                    observation.prepare()
+                    observation.on_attempt(0, {})
+                    observation.on_result(MODEL, usage, None)
+                    observation.end(None)
+                results["guarded"].append((time.process_time() - c0) / calls)
+        client.close()
+    return {k: min(v) * 1e6 for k, v in results.items()}
+
+
 # --------------------------------------------------------------------------- report
 
 
-def render(rows: list[dict[str, Any]], cpu: dict[str, Any]) -> str:
+def render(rows: list[dict[str, Any]], cpu: dict[str, Any], hooks: dict[str, float]) -> str:
     lines = [
         "# Spend guard (issue #21)",
         "",
@@ -253,6 +296,11 @@ def render(rows: list[dict[str, Any]], cpu: dict[str, Any]) -> str:
         f"(medians: {cpu['median_overhead_vs_plain_pct']:+.2f} %); budget vs track_usage() "
         f"alone: {cpu['overhead_vs_track_usage_pct']:+.2f} %. Target: <= 3 %.",
         "",
+        f"The guard's hooks alone (in-process, no I/O, best of 5): {hooks['guarded']:.1f} µs "
+        f"per call against {hooks['unobserved']:.2f} µs unobserved, i.e. "
+        f"{100 * (hooks['guarded'] - hooks['unobserved']) / (best['plain'] * 1000):.2f} % of "
+        "the plain invoke's best CPU above.",
+        "",
     ]
     return "\n".join(lines)
 
@@ -272,10 +320,13 @@ def main(argv: list[str] | None = None) -> int:
         )
         return 0
     rows = overrun()
+    hooks = guard_path_us()
     cpu = cpu_overhead(args.repeats, args.rounds, args.calls)
     RESULTS.mkdir(parents=True, exist_ok=True)
-    (RESULTS / "budget.json").write_text(json.dumps({"overrun": rows, "cpu": cpu}, indent=2))
-    text = render(rows, cpu)
+    (RESULTS / "budget.json").write_text(
+        json.dumps({"overrun": rows, "cpu": cpu, "hooks_us": hooks}, indent=2)
+    )
+    text = render(rows, cpu, hooks)
     (RESULTS / "budget.md").write_text(text)
     print(text)
     return 0
