@@ -112,8 +112,10 @@ class WorstCase:
     def explain(self) -> str:
         per_in = self.prices.input * _PER
         text = f"{self.input_tokens} input tokens (estimated offline) x ${per_in:g}/M"
-        if self.cap is not None and self.prices.output is not None:
+        if self.cap and self.prices.output is not None:  # (embeddings: no output)
             text += f" + {self.cap} output tokens x ${self.prices.output * _PER:g}/M"
+        elif self.cap is None:
+            text += " (output not bounded: it is counted as it streams)"
         return text
 
 
