@@ -51,7 +51,7 @@ from ..wire.models import ModelInfo
 from ..wire.types import ChatDelta, ChatRequest, EmbeddingRequest, Usage
 from .balance import DEFAULT_BALANCE_REFRESH, BalanceFloor
 from .ledger import Ledger, check_usd
-from .tokens import OutputCount, estimate_embedding_tokens, estimate_request_tokens
+from .tokens import OutputCount, TextCounts, estimate_embedding_tokens, estimate_request_tokens
 
 if TYPE_CHECKING:
     from ..catalog.shared import ModelCatalog
@@ -184,6 +184,8 @@ class SpendGuard:
         self._lock = ForkSafeLock()
         self._warned: set[str] = set()
         self._prices: dict[str, tuple[ModelInfo, Prices | None]] = {}
+        #: Token estimates of the message texts seen (agents resend their history).
+        self.text_counts = TextCounts()
 
     def __repr__(self) -> str:
         limits = [f"{ledger.name}=${ledger.limit:g}" for ledger in self.ledgers()]
@@ -297,7 +299,7 @@ class _CallGuard(CallObserver):
         self.done = False
         # streams: what was produced so far (text, reasoning and tool arguments apart, so
         # a word is never glued to another channel's)
-        self.counts = (OutputCount(), OutputCount(), OutputCount())
+        self.counts: tuple[OutputCount, ...] = ()  # made at the first delta
         self.shown: list[str] = []
         self.started = False
         self._catalog_cached: ModelCatalog | None = None
@@ -350,7 +352,8 @@ class _CallGuard(CallObserver):
         if not isinstance(request, ChatRequest):
             return None
         if self._estimated is None or self._estimated[0] is not request:
-            self._estimated = (request, estimate_request_tokens(request))  # once per request
+            tokens = estimate_request_tokens(request, self.guard.text_counts)
+            self._estimated = (request, tokens)  # once per request
         tokens = self._estimated[1]
         cap = request.max_tokens if request.max_tokens is not None else prices.output_cap
         if cap and prices.output is None:
@@ -436,6 +439,8 @@ class _CallGuard(CallObserver):
         if worst is None or self.done:
             return
         self.started = True
+        if not self.counts:
+            self.counts = (OutputCount(), OutputCount(), OutputCount())
         text, reasoning, tools = self.counts
         text.add(delta.text)
         reasoning.add(delta.reasoning_text)

@@ -16,12 +16,15 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Callable
 from typing import Any
 
 from ..wire.types import ChatRequest, EmbeddingRequest, Message, TextPart
 
 __all__ = [
     "ATTACHMENT_TOKENS",
+    "OutputCount",
+    "TextCounts",
     "estimate_embedding_tokens",
     "estimate_request_tokens",
     "estimate_text_tokens",
@@ -44,6 +47,31 @@ def estimate_text_tokens(text: str) -> int:
     return total
 
 
+class TextCounts:
+    """:func:`estimate_text_tokens` remembered per text, for a guard's calls.
+
+    Why: an agent resends its whole history on every turn, so without this each call would
+    count every earlier message again (a regex pass over the whole conversation per call).
+    Bounded: cleared when it holds :attr:`LIMIT` texts. Shared by the threads of one guard;
+    a lost race only counts a text twice.
+    """
+
+    LIMIT = 4096
+
+    __slots__ = ("_known",)
+
+    def __init__(self) -> None:
+        self._known: dict[str, int] = {}
+
+    def __call__(self, text: str) -> int:
+        known = self._known.get(text)
+        if known is None:
+            if len(self._known) >= self.LIMIT:
+                self._known.clear()
+            known = self._known[text] = estimate_text_tokens(text)
+        return known
+
+
 def _json_tokens(value: Any) -> int:
     try:
         return estimate_text_tokens(json.dumps(value, ensure_ascii=False, default=str))
@@ -51,15 +79,15 @@ def _json_tokens(value: Any) -> int:
         return estimate_text_tokens(repr(value))
 
 
-def _message_tokens(message: Message) -> int:
+def _message_tokens(message: Message, count: Callable[[str], int]) -> int:
     total = PER_MESSAGE
     content = message.content
     if isinstance(content, str):
-        total += estimate_text_tokens(content)
+        total += count(content)
     else:
         for part in content:
             if isinstance(part, TextPart):
-                total += estimate_text_tokens(part.text)
+                total += count(part.text)
             else:
                 total += ATTACHMENT_TOKENS
     if message.name:
@@ -71,9 +99,14 @@ def _message_tokens(message: Message) -> int:
     return total
 
 
-def estimate_request_tokens(request: ChatRequest) -> int:
-    """Estimated input tokens of a chat request: messages, tool definitions, schema."""
-    total = PER_REPLY + sum(_message_tokens(m) for m in request.messages)
+def estimate_request_tokens(
+    request: ChatRequest, count: Callable[[str], int] = estimate_text_tokens
+) -> int:
+    """Estimated input tokens of a chat request: messages, tool definitions, schema.
+
+    ``count`` counts one message text (a :class:`TextCounts` remembers them).
+    """
+    total = PER_REPLY + sum(_message_tokens(m, count) for m in request.messages)
     for tool in request.tools or ():
         # the wire form ({"type": "function", "function": {...}}) is what the server counts
         total += _json_tokens(
