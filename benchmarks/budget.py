@@ -322,7 +322,7 @@ def render(rows: list[dict[str, Any]], cpu: dict[str, Any], hooks: dict[str, flo
     lines += [
         "",
         f"CPU per `ChatLunos.invoke` (ms; {len(cpu['per_worker'])} fresh workers x {rounds} "
-        "rounds, the three variants alternating round by round in each worker):",
+        "rounds, the variants alternating round by round in each worker):",
         "",
         "| variant | best | median |",
         "|---|---|---|",
