@@ -166,7 +166,7 @@ def _block(variant: str) -> Any:
 
 
 def _worker(base_url: str, api_key: str, rounds: int, calls: int) -> dict[str, Any]:
-    """One fresh process: rounds of ``calls`` invokes, the three variants alternating.
+    """One fresh process: rounds of ``calls`` invokes, the variants alternating.
 
     Why alternate inside one process: on this shared machine the CPU a call costs drifts by
     tens of percent from minute to minute, far more than the effect measured; rounds of the
