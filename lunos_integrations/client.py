@@ -298,6 +298,7 @@ class LunosClient:
             app_id=self.config.app_id,
             request=request,
             secrets=self.transport.secrets,
+            client=self,
         )
         return Observation.start(info, factories)
 
@@ -370,6 +371,7 @@ class LunosClient:
         """One non-streamed chat call. Retries happen in the transport, never here."""
         request.stream = False
         with self.observation("chat", api, request) as observation:
+            observation.prepare()
             return self._chat(request, api, headers, observation)
 
     def _chat(
@@ -422,6 +424,7 @@ class LunosClient:
         """Async :meth:`chat`."""
         request.stream = False
         with self.observation("chat", api, request) as observation:
+            await observation.aprepare()
             return await self._achat(request, api, headers, observation)
 
     async def _achat(
@@ -492,6 +495,7 @@ class LunosClient:
         """
         request.stream = True
         with self.observation("chat", api, request, stream=True) as observation:
+            observation.prepare()
             yield from run_stream(self, request, api, headers, observation)
 
     def _priced(self, model: str, deltas: list[ChatDelta]) -> list[ChatDelta]:
@@ -516,6 +520,7 @@ class LunosClient:
         """Async :meth:`stream_chat`."""
         request.stream = True
         with self.observation("chat", api, request, stream=True) as observation:
+            await observation.aprepare()
             async for delta in arun_stream(self, request, api, headers, observation):
                 yield delta
 
@@ -524,6 +529,7 @@ class LunosClient:
     def embed(self, request: EmbeddingRequest) -> EmbeddingResult:
         body = embeddings.encode_request(request)
         with self.observation("embeddings", "embeddings", request) as observation:
+            observation.prepare()
             replied = self._warm()
             try:
                 response = self.transport.request(
@@ -541,6 +547,7 @@ class LunosClient:
     async def aembed(self, request: EmbeddingRequest) -> EmbeddingResult:
         body = embeddings.encode_request(request)
         with self.observation("embeddings", "embeddings", request) as observation:
+            await observation.aprepare()
             replied = await self._awarm()
             try:
                 response = await self.transport.arequest(

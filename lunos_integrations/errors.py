@@ -161,6 +161,45 @@ class ResponseTooLargeError(APIResponseValidationError):
         self.limit = limit
 
 
+class BudgetExceededError(LunosError):
+    """A spend limit of ``track_usage()`` refused a call, or ended its stream.
+
+    Raised before any byte of the refused attempt is sent, or (``partial_text`` set) while
+    a stream ran past the limit: the stream was closed and its text is *not* a complete
+    answer. Figures are USD; ``limit`` names what refused (``"budget_usd"``,
+    ``"budgets['support']"`` or ``"min_balance"``, whose figures are in the unit of
+    ``GET /v1/balance``). It is not retryable: retry middleware and fallbacks that try
+    again under the same budget are refused the same way.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        limit: str,
+        budget: float,
+        spent: float,
+        reserved: float = 0.0,
+        worst_case: float | None = None,
+        model: str | None = None,
+        app_id: str | None = None,
+        partial_text: str | None = None,
+        cost_so_far: float | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.limit = limit
+        self.budget = budget
+        self.spent = spent
+        self.reserved = reserved
+        #: This call's (or attempt's) worst-case cost; ``None`` when the price is unknown.
+        self.worst_case = worst_case
+        self.model = model
+        self.app_id = app_id
+        #: For a stream cut at the limit: what it had produced (never a complete answer).
+        self.partial_text = partial_text
+        self.cost_so_far = cost_so_far
+
+
 class WireFormatError(LunosError, ValueError):
     """A response or stream event does not have the shape its route promises.
 

@@ -63,6 +63,8 @@ class CallInfo:
     ``base_url`` has its credentials removed. ``route`` is ``"chat_completions"``,
     ``"messages"``, ``"embeddings"``, ``"models"`` or ``"balance"``. ``secrets`` are the
     client's key and URL credentials, for observers that must scrub text they record.
+    ``client`` is the :class:`~.client.LunosClient` making the call (a budget asks its
+    catalog for prices). Neither is in ``repr``.
     """
 
     operation: Operation
@@ -73,18 +75,33 @@ class CallInfo:
     app_id: str | None
     request: Any = None
     secrets: Secrets | None = dataclasses.field(default=None, repr=False)
+    client: Any = dataclasses.field(default=None, repr=False, compare=False)
 
 
 class CallObserver:
     """Watches one logical call; override what you need (each default does nothing).
 
-    Order: :meth:`on_attempt` / :meth:`on_response` per HTTP attempt (with
+    Order: :meth:`prepare` (or :meth:`aprepare` on the async paths) once, then
+    :meth:`on_attempt` / :meth:`on_response` per HTTP attempt (with
     :meth:`on_retarget` between them when the request changes), :meth:`on_delta` per
     streamed delta, then :meth:`on_result` on success or :meth:`on_error` on failure, and
     always :meth:`on_end` last. Raising a :class:`~.errors.LunosError` from
     :meth:`on_attempt` refuses that attempt before it is sent; from :meth:`on_delta` it
     ends the stream (the connection is closed, which stops generation upstream).
     """
+
+    def prepare(self) -> None:
+        """Once, before the first attempt: may wait (bounded) for what the observer needs.
+
+        Why a separate step: a budget may have to wait for the catalog's prices before it
+        can judge the call, and on the async paths that wait must be awaited
+        (:meth:`aprepare`), which :meth:`on_attempt`, called inside the transport, cannot.
+        A :class:`~.errors.LunosError` raised here refuses the call.
+        """
+
+    async def aprepare(self) -> None:
+        """Async :meth:`prepare` (the default runs :meth:`prepare`)."""
+        self.prepare()
 
     def on_attempt(self, attempt: int, headers: MutableMapping[str, str]) -> None:
         """Before HTTP attempt ``attempt`` (0 = first) is sent; may add ``headers``."""
@@ -177,6 +194,18 @@ class Observation:
                 raise
             except Exception:
                 logger.debug("call observer %r failed in %s", observer, name, exc_info=True)
+
+    def prepare(self) -> None:
+        self._each("prepare")
+
+    async def aprepare(self) -> None:
+        for observer in self.observers:
+            try:
+                await observer.aprepare()
+            except LunosError:
+                raise
+            except Exception:
+                logger.debug("call observer %r failed in aprepare", observer, exc_info=True)
 
     def on_attempt(self, attempt: int, headers: MutableMapping[str, str]) -> None:
         self._each("on_attempt", attempt, headers)

@@ -30,14 +30,20 @@ trackers of ``track_usage()``, so using them together cannot double count.
 
 from __future__ import annotations
 
+import contextlib
 import contextvars
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from types import TracebackType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ._forksafe import ForkSafeLock
+from .observe import watching
 from .usage_events import add_listener, current_listeners, remove_listener
 from .wire.types import Usage
+
+if TYPE_CHECKING:
+    from .budget import SpendGuard, UnknownPrice
 
 __all__ = ["UsageTotals", "UsageTracker", "record_usage", "track_usage"]
 
@@ -82,6 +88,9 @@ class UsageTracker(UsageTotals):
 
     by_model: dict[str, UsageTotals] = field(default_factory=dict)
     by_app: dict[str | None, UsageTotals] = field(default_factory=dict)
+    #: The spend limits of the ``track_usage`` block (``None`` without any): its
+    #: ``snapshot()`` shows each limit's spent, held, admitted and refused figures.
+    budget: SpendGuard | None = field(default=None, repr=False, compare=False)
     _lock: ForkSafeLock = field(default_factory=ForkSafeLock, repr=False, compare=False)
 
     def record(self, model: str, app_id: str | None, usage: Usage) -> None:
@@ -129,14 +138,46 @@ def record_usage(model: str, app_id: str | None, usage: Usage) -> None:
 
 
 class track_usage:
-    """Context manager (sync ``with`` and ``async with``) yielding a :class:`UsageTracker`."""
+    """Context manager (sync ``with`` and ``async with``) yielding a :class:`UsageTracker`.
 
-    def __init__(self) -> None:
+    With ``budget_usd`` (every call in the block), ``budgets`` (per ``X-App-ID``) or
+    ``min_balance``, it also enforces spend limits: a call that could pass one is refused
+    before it is sent with :class:`~.errors.BudgetExceededError` (see
+    :mod:`lunos_integrations.budget` and the README's "Spend limits"). ``unknown_price``
+    says what happens to a call whose price is unknown (``"refuse"`` by default);
+    ``price_wait`` is how long a call under a budget may wait for the catalog's prices.
+    Without any limit nothing changes: no call waits or is refused.
+    """
+
+    def __init__(
+        self,
+        *,
+        budget_usd: float | None = None,
+        budgets: Mapping[str, float] | None = None,
+        min_balance: float | None = None,
+        unknown_price: UnknownPrice = "refuse",
+        price_wait: float | None = None,
+    ) -> None:
         self.tracker = UsageTracker()
         self._token: contextvars.Token[Any] | None = None
+        self._watch: contextlib.ExitStack | None = None
+        if budget_usd is not None or budgets is not None or min_balance is not None:
+            from .budget import DEFAULT_PRICE_WAIT, SpendGuard  # only when a limit is asked
+
+            self.tracker.budget = SpendGuard(
+                budget_usd,
+                budgets,
+                unknown_price=unknown_price,
+                price_wait=DEFAULT_PRICE_WAIT if price_wait is None else price_wait,
+                min_balance=min_balance,
+            )
 
     def __enter__(self) -> UsageTracker:
         self._token = add_listener(self.tracker.record)
+        guard = self.tracker.budget
+        if guard is not None:
+            self._watch = contextlib.ExitStack()
+            self._watch.enter_context(watching(guard))
         return self.tracker
 
     def __exit__(
@@ -145,6 +186,9 @@ class track_usage:
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
+        watch, self._watch = self._watch, None
+        if watch is not None:
+            watch.close()
         token, self._token = self._token, None
         remove_listener(self.tracker.record, token)
 

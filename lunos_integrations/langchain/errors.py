@@ -4,7 +4,9 @@ Why: LangChain code (retry middleware, fallbacks, agents) catches core's provide
 types such as ``ModelRateLimitError``; Lunos users catch ``lunos_integrations`` types such
 as ``RateLimitError``. Each class below inherits from both, so either ``except`` works, and
 the original error stays attached as ``__cause__``. Errors core has no type for (402
-insufficient balance, 409, local input errors) pass through unchanged.
+insufficient balance, 409, local input errors) pass through unchanged; a spend limit's
+refusal is a plain ``ModelError`` (core has no budget type), which retry middleware does
+not retry.
 """
 
 from __future__ import annotations
@@ -28,6 +30,7 @@ from ..errors import (
     APITimeoutError,
     AuthenticationError,
     BadRequestError,
+    BudgetExceededError,
     InternalServerError,
     LunosError,
     NotFoundError,
@@ -41,6 +44,7 @@ from ..errors import (
 __all__ = [
     "LunosAPIError",
     "LunosAuthenticationError",
+    "LunosBudgetExceededError",
     "LunosConnectionError",
     "LunosContextOverflowError",
     "LunosInvalidRequestError",
@@ -103,8 +107,13 @@ class LunosStreamTruncatedError(StreamTruncatedError, ModelConnectionError):
     """A stream ended before its terminator; the answer is incomplete."""
 
 
+class LunosBudgetExceededError(BudgetExceededError, ModelError):
+    """A ``track_usage()`` spend limit refused the call (or cut its stream); not retryable."""
+
+
 # Most specific first: the first matching base decides.
 _MAPPING: tuple[tuple[type[LunosError], type[LunosError]], ...] = (
+    (BudgetExceededError, LunosBudgetExceededError),
     (RateLimitError, LunosRateLimitError),
     (AuthenticationError, LunosAuthenticationError),
     (PermissionDeniedError, LunosPermissionDeniedError),

@@ -11,29 +11,21 @@ punctuation mark or CJK character) and never raises.
 from __future__ import annotations
 
 import json
-import re
 from collections.abc import Sequence
 from typing import Any
 
 from langchain_core.messages import BaseMessage
 
+# one counting rule for the whole package (the spend guard reserves with it too)
+from ..budget.tokens import PER_MESSAGE, PER_REPLY, estimate_text_tokens
+
 __all__ = ["estimate_message_tokens", "estimate_text_tokens"]
 
-_PIECE_RE = re.compile(r"[A-Za-z0-9_]+|[^\sA-Za-z0-9_]")
 #: Per-message framing (role markers) and per-reply priming, as OpenAI documents them.
-_PER_MESSAGE = 3
-_PER_REPLY = 3
+_PER_MESSAGE = PER_MESSAGE
+_PER_REPLY = PER_REPLY
 #: A typical cost of one image / document / audio attachment when its size is unknown.
 _ATTACHMENT_TOKENS = 85
-
-
-def estimate_text_tokens(text: str) -> int:
-    """Estimated tokens of ``text``: alphanumeric runs cost ⌈len/4⌉, other symbols 1."""
-    total = 0
-    for piece in _PIECE_RE.findall(text):
-        n = len(piece)
-        total += (n + 3) // 4 if n > 1 else 1
-    return total
 
 
 def _content_tokens(content: Any) -> int:

@@ -31,6 +31,7 @@ from typing import Any, Literal
 
 from . import catalog as catalog_mod
 from . import fake_embeddings, fake_model, replies, strict_types
+from .billing import Billing, embedding_cost
 from .http11 import HTTPRequest
 from .scripting import error_envelope
 from .sse import SSEFrame
@@ -119,12 +120,15 @@ class Router:
             else self.models
         )
         self.balance = balance
+        #: What the server billed for the replies it generated (see :mod:`.billing`).
+        self.billing = Billing()
         self._lock = threading.Lock()
         self._seen_systems: set[str] = set()
         self._counter = 0
 
     def reset(self) -> None:
-        """Forget prompt-cache state and id counters."""
+        """Forget prompt-cache state, id counters and what was billed."""
+        self.billing.clear()
         with self._lock:
             self._seen_systems.clear()
             self._counter = 0
@@ -335,6 +339,7 @@ class Router:
         self._check_strict(body, model)
         system = fake_model.system_text(body, "chat")
         turn = fake_model.chat_turn(body, model, cached_system=self._cache_hit(system))
+        self.billing.charge("chat", str(model["id"]), request.headers.get("x-app-id"), turn.cost)
         completion_id = f"chatcmpl-local{self._next_id()}"
         if body.get("stream") is True:
             options = body.get("stream_options")
@@ -358,6 +363,8 @@ class Router:
         self._check_strict_messages(body, model)
         system = fake_model.system_text(body, "messages")
         turn = fake_model.messages_turn(body, model, cached_system=self._cache_hit(system))
+        app_id = request.headers.get("x-app-id")
+        self.billing.charge("messages", str(model["id"]), app_id, turn.cost)
         message_id = f"msg_local{self._next_id()}"
         if body.get("stream") is True:
             frames = replies.message_frames(turn, str(model["id"]), message_id)
@@ -375,4 +382,7 @@ class Router:
                 "invalid_request_error",
                 "model",
             )
-        return json_reply(200, fake_embeddings.embeddings_reply(body, model))
+        reply = fake_embeddings.embeddings_reply(body, model)
+        app_id = request.headers.get("x-app-id")
+        self.billing.charge("embeddings", str(model["id"]), app_id, embedding_cost(model, reply))
+        return json_reply(200, reply)

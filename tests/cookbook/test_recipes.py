@@ -180,6 +180,23 @@ RECIPES = [
         timeout=180,
     ),
     Recipe(
+        "spend_guard",
+        (
+            "== LangGraph: an agent stuck in a tool loop, stopped by budget_usd ==",
+            "refused: LunosBudgetExceededError: Lunos call to 'openai/gpt-4o-mini' refused by "
+            "the spend limit budget_usd = $0.002000",
+            "Nothing was sent.",
+            "== LlamaIndex: ingestion under budgets={'ingest': ...} ==",
+            "refused: budgets['ingest'] = $0.000100",
+            "of 60 documents before the budget stopped the run",
+        ),
+        {
+            r"^stopped after [1-9]\d* model calls": 1,
+            rf"^spent {COST} of the \$0\.002000 budget in [1-9]\d* calls$": 1,
+            rf"^app 'ingest' spent {COST} of \$0\.000100$": 1,
+        },
+    ),
+    Recipe(
         "unsupported_parameters",
         (
             "warning: LunosUnsupportedParameterWarning: Lunos rejected the parameter 'seed' "
