@@ -215,13 +215,15 @@ def run_case(
         results: dict[str, Outcome] = {}
 
         def one(client: str) -> None:
-            results[client] = run_one(case, client, server.base_url, limit, rss=False)
+            results[client] = run_one(
+                case, client, server.base_url, limit, rss=False, timeout=timeout
+            )
 
         threads = [threading.Thread(target=one, args=(c,), daemon=True) for c in clients]
         for t in threads:
             t.start()
         for t in threads:
-            t.join(timeout=BOUND + 20)
+            t.join(timeout=max(BOUND, (MAX_RETRIES + 1) * timeout) + 20)
         return [results.get(c) or Outcome(case, c, "hung", False, 99.0, 0.0) for c in clients]
 
 

@@ -23,7 +23,8 @@ distributed = pytest.importorskip(
     "distributed", reason="dask[distributed] is not installed (test extra)"
 )
 
-pytestmark = pytest.mark.timeout(240)
+#: One worker runs this module under pytest-xdist, so its cluster (module fixture) starts once.
+pytestmark = [pytest.mark.timeout(240), pytest.mark.xdist_group("dask")]
 
 
 @pytest.fixture(scope="module")

@@ -21,7 +21,8 @@ from .support import answer_in_worker, crossed, prompt_of
 
 ray = pytest.importorskip("ray", reason="ray is not installed (it has no wheel for this platform)")
 
-pytestmark = pytest.mark.timeout(300)
+#: One worker runs this module under pytest-xdist, so its cluster (module fixture) starts once.
+pytestmark = [pytest.mark.timeout(300), pytest.mark.xdist_group("ray")]
 
 
 @pytest.fixture(scope="module")
