@@ -361,6 +361,31 @@ class LunosClient:
             return dataclasses.replace(request, model=fallback)
         return None
 
+    def recover(
+        self,
+        request: ChatRequest,
+        body: dict[str, Any],
+        api: Api,
+        error: APIStatusError,
+        observation: Observation,
+    ) -> tuple[ChatRequest, dict[str, Any] | None]:
+        """After a status error, what the call sends next, for every chat path alike.
+
+        ``(request, body)`` to resend on the same model without a parameter the server
+        rejected, or ``(fallback request, None)`` for the one ``fallback_model`` hop (the
+        caller starts over with it); raises ``error`` when neither applies. Observers are
+        told either way (:meth:`~.observe.CallObserver.on_retarget`).
+        """
+        resend = self._rejection(request, body, api, error)
+        if resend is not None:
+            observation.on_retarget(resend[0], "dropped_parameter")
+            return resend
+        retry = self._fallback(request, error)
+        if retry is None:
+            raise error
+        observation.on_retarget(retry, "fallback_model")
+        return retry, None
+
     def chat(
         self,
         request: ChatRequest,
@@ -396,16 +421,10 @@ class LunosClient:
                 break
             except APIStatusError as exc:
                 replied()
-                resend = self._rejection(request, body, api, exc)
-                if resend is not None:
-                    request, body = resend
-                    observation.on_retarget(request, "dropped_parameter")
-                    continue
-                retry = self._fallback(request, exc)
-                if retry is None:
-                    raise
-                observation.on_retarget(retry, "fallback_model")
-                return self._chat(retry, api, headers, observation)
+                sent, resend = self.recover(request, body, api, exc, observation)
+                if resend is None:
+                    return self._chat(sent, api, headers, observation)
+                request, body = sent, resend
         replied()
         result = self._decode_result(api, response)
         if result.usage is not None:
@@ -449,16 +468,10 @@ class LunosClient:
                 break
             except APIStatusError as exc:
                 replied()
-                resend = self._rejection(request, body, api, exc)
-                if resend is not None:
-                    request, body = resend
-                    observation.on_retarget(request, "dropped_parameter")
-                    continue
-                retry = self._fallback(request, exc)
-                if retry is None:
-                    raise
-                observation.on_retarget(retry, "fallback_model")
-                return await self._achat(retry, api, headers, observation)
+                sent, resend = self.recover(request, body, api, exc, observation)
+                if resend is None:
+                    return await self._achat(sent, api, headers, observation)
+                request, body = sent, resend
         replied()
         result = self._decode_result(api, response)
         if result.usage is not None:

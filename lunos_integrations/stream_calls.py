@@ -61,16 +61,11 @@ def run_stream(
         except APIStatusError as exc:
             if session.started:
                 raise
-            resend = client._rejection(request, body, api, exc)
+            sent, resend = client.recover(request, body, api, exc, observation)
             if resend is not None:
-                request, body = resend
-                observation.on_retarget(request, "dropped_parameter")
+                request, body = sent, resend
                 continue
-            retry = client._fallback(request, exc)
-            if retry is None:
-                raise
-            observation.on_retarget(retry, "fallback_model")
-            yield from run_stream(client, retry, api, headers, observation)
+            yield from run_stream(client, sent, api, headers, observation)
             return
         finally:
             try:
@@ -115,16 +110,11 @@ async def arun_stream(
         except APIStatusError as exc:
             if session.started:
                 raise
-            resend = client._rejection(request, body, api, exc)
+            sent, resend = client.recover(request, body, api, exc, observation)
             if resend is not None:
-                request, body = resend
-                observation.on_retarget(request, "dropped_parameter")
+                request, body = sent, resend
                 continue
-            retry = client._fallback(request, exc)
-            if retry is None:
-                raise
-            observation.on_retarget(retry, "fallback_model")
-            async for delta in arun_stream(client, retry, api, headers, observation):
+            async for delta in arun_stream(client, sent, api, headers, observation):
                 yield delta
             return
         finally:
