@@ -28,13 +28,16 @@ from ..errors import (
     APITimeoutError,
     AuthenticationError,
     BadRequestError,
+    IncompleteResponseError,
     InternalServerError,
     LunosError,
     NotFoundError,
     PermissionDeniedError,
+    ProxyAuthenticationError,
     RateLimitError,
     StreamIdleTimeoutError,
     StreamTruncatedError,
+    TLSVerificationError,
     UnprocessableEntityError,
 )
 
@@ -43,12 +46,15 @@ __all__ = [
     "LunosAuthenticationError",
     "LunosConnectionError",
     "LunosContextOverflowError",
+    "LunosIncompleteResponseError",
     "LunosInvalidRequestError",
     "LunosModelNotFoundError",
     "LunosPermissionDeniedError",
+    "LunosProxyAuthenticationError",
     "LunosRateLimitError",
     "LunosStreamIdleTimeoutError",
     "LunosStreamTruncatedError",
+    "LunosTLSVerificationError",
     "LunosTimeoutError",
     "LunosUnprocessableEntityError",
     "to_langchain_error",
@@ -103,6 +109,18 @@ class LunosStreamTruncatedError(StreamTruncatedError, ModelConnectionError):
     """A stream ended before its terminator; the answer is incomplete."""
 
 
+class LunosTLSVerificationError(TLSVerificationError, ModelConnectionError):
+    """The server's certificate was not trusted (not retried; the message says what to set)."""
+
+
+class LunosProxyAuthenticationError(ProxyAuthenticationError, ModelConnectionError):
+    """The proxy answered 407 (not retried)."""
+
+
+class LunosIncompleteResponseError(IncompleteResponseError, ModelConnectionError):
+    """The server answered but the body was cut short."""
+
+
 # Most specific first: the first matching base decides.
 _MAPPING: tuple[tuple[type[LunosError], type[LunosError]], ...] = (
     (RateLimitError, LunosRateLimitError),
@@ -115,6 +133,9 @@ _MAPPING: tuple[tuple[type[LunosError], type[LunosError]], ...] = (
     (StreamIdleTimeoutError, LunosStreamIdleTimeoutError),
     (APITimeoutError, LunosTimeoutError),
     (StreamTruncatedError, LunosStreamTruncatedError),
+    (TLSVerificationError, LunosTLSVerificationError),
+    (ProxyAuthenticationError, LunosProxyAuthenticationError),
+    (IncompleteResponseError, LunosIncompleteResponseError),
     (APIConnectionError, LunosConnectionError),
 )
 

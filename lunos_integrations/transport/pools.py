@@ -33,8 +33,8 @@ from typing import Any
 
 import httpx
 
-from .._forksafe import ForkSafeLock
-from ..config import LunosConfig
+from ..config import LunosConfig, TLSSettings
+from . import tls
 
 
 def _limits(config: LunosConfig) -> httpx.Limits:
@@ -61,29 +61,20 @@ class _NoCookies(CookieJar):
         return None
 
 
-_ssl_lock = ForkSafeLock()
-_ssl_context: ssl.SSLContext | None = None
-
-
-def shared_ssl_context() -> ssl.SSLContext:
-    """One TLS context for every client this process creates.
+def shared_ssl_context(settings: TLSSettings | None = None) -> ssl.SSLContext:
+    """The one TLS context every client with these settings shares (see ``tls.py``).
 
     httpx builds a new context per client by default, loading the whole CA bundle each time
     (~25 ms). An event loop's async pool is eight clients, so that was ~0.2 s of blocking the
-    event loop on a model's first async call (per loop and pool key). The context is built
-    the way httpx builds its default one (``SSL_CERT_FILE`` / ``SSL_CERT_DIR`` honoured, else
-    certifi's bundle), once.
+    event loop on a model's first async call (per loop and pool key). Without ``settings``:
+    those the environment gives now.
     """
-    global _ssl_context
-    with _ssl_lock:
-        if _ssl_context is None:
-            _ssl_context = httpx.create_ssl_context(trust_env=True)
-        return _ssl_context
+    return tls.CONTEXTS.get(settings if settings is not None else TLSSettings.resolve())
 
 
 def _client_kwargs(config: LunosConfig) -> dict[str, Any]:
     kwargs: dict[str, Any] = {
-        "verify": shared_ssl_context(),
+        "verify": shared_ssl_context(config.tls),
         "cookies": _NoCookies(),
         "timeout": config.timeout,
         "limits": _limits(config),
@@ -350,8 +341,7 @@ _REGISTRIES: weakref.WeakSet[PoolRegistry] = weakref.WeakSet()
 
 def _after_fork_in_child() -> None:
     """Reset every registry, and the TLS context (OpenSSL locks may be held mid-handshake)."""
-    global _ssl_context
-    _ssl_context = None
+    tls.CONTEXTS.reset()
     for registry in list(_REGISTRIES):
         registry._after_fork_in_child()
 

@@ -28,7 +28,7 @@ import pytest
 
 from lunos_integrations.catalog import clear_catalog_cache
 from lunos_integrations.testing import Delay, LocalLunosServer
-from lunos_integrations.transport import pools
+from lunos_integrations.transport import pools, tls
 from lunos_integrations.usage import track_usage
 
 from .support import (
@@ -201,7 +201,7 @@ def test_child_starts_with_empty_pools_and_the_parents_leases() -> None:
             return {
                 "stats": pools.POOLS.stats(),
                 "pid_matches": pools.POOLS._pid == os.getpid(),
-                "tls_context_reset": pools._ssl_context is None,
+                "tls_context_reset": not tls.CONTEXTS._contexts,
                 "answer": ask(model, "in the child"),
             }
 
