@@ -180,9 +180,9 @@ class LunosLLM(RebuiltOnUnpickle, FunctionCallingLLM):
     def __init__(
         self,
         *,
-        http_client: httpx.Client | None = None,
-        http_async_client: httpx.AsyncClient | None = None,
-        async_http_client: httpx.AsyncClient | None = None,
+        http_client: httpx.Client | Any = None,
+        http_async_client: httpx.AsyncClient | Any = None,
+        async_http_client: httpx.AsyncClient | Any = None,
         client: LunosClient | None = None,
         **data: Any,
     ) -> None:

@@ -22,6 +22,7 @@ or at the end of a ``with`` block.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import socket
 import ssl
@@ -115,10 +116,8 @@ class _Peer:
         except OSError:
             pass
         finally:
-            try:
+            with contextlib.suppress(OSError):
                 conn.close()
-            except OSError:
-                pass
 
     def _note(self, head: bytes) -> int:
         with self._lock:
@@ -134,10 +133,8 @@ class _Peer:
         with self._lock:
             conns, self._conns = self._conns, []
         for conn in conns:
-            try:
+            with contextlib.suppress(OSError):
                 conn.close()
-            except OSError:
-                pass
 
     def __enter__(self) -> Any:
         return self
@@ -160,7 +157,7 @@ class TinyHTTPServer(_Peer):
         self.body = json.dumps(CHAT_COMPLETION if body is None else body).encode()
         self.stale = stale
         self.cut_after = cut_after
-        #: Requests that got a complete answer.
+        #: Requests that were sent a complete answer.
         self.answered = 0
         super().__init__(ssl_context)
 
@@ -180,6 +177,9 @@ class TinyHTTPServer(_Peer):
                 return  # the kept-alive connection dies under the new request, unanswered
             body = self.body
             cut = self.cut_after
+            if cut is None:  # counted before sending: the client may read it at once
+                with self._lock:
+                    self.answered += 1
             conn.sendall(
                 b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
                 + f"Content-Length: {len(body)}\r\n".encode()
@@ -189,8 +189,6 @@ class TinyHTTPServer(_Peer):
             if cut is not None:
                 return
             served_here += 1
-            with self._lock:
-                self.answered += 1
 
 
 class RefusingProxy(_Peer):

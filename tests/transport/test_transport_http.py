@@ -187,7 +187,7 @@ def test_close_after_headers_says_the_server_answered(
     lunos_server: LocalLunosServer, make_transport: MakeTransport
 ) -> None:
     lunos_server.enqueue(Disconnect("after_headers", reset=False))
-    with pytest.raises(E.IncompleteResponseError, match="answered 200 .* cut after 0 bytes") as ei:
+    with pytest.raises(E.IncompleteResponseError, match=r"answered 200 .* cut after 0 bytes") as ei:
         make_transport(max_retries=0).request("POST", "/chat/completions", body=CHAT_BODY)
     assert "Could not reach" not in str(ei.value) and ei.value.received == 0
     assert isinstance(ei.value, E.APIConnectionError)  # what callers already catch
