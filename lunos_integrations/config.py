@@ -43,6 +43,8 @@ APP_ID_ENV = "LUNOS_APP_ID"
 
 TimeoutTypes = float | int | httpx.Timeout | None
 TRUSTSTORE_ENV = "LUNOS_USE_TRUSTSTORE"
+HTTP_STACK_ENV = "LUNOS_HTTP_STACK"
+HTTP_STACKS = ("httpx", "httpx2")
 CA_BUNDLE_ENV = "LUNOS_CA_BUNDLE"
 
 
@@ -88,6 +90,17 @@ class TLSSettings:
         )
 
 
+def http_stack_setting(value: str | None) -> str:
+    """The pools' HTTP library: the argument, else ``LUNOS_HTTP_STACK``, else httpx."""
+    chosen = (value or os.environ.get(HTTP_STACK_ENV) or "httpx").strip().lower()
+    if chosen not in HTTP_STACKS:
+        raise LunosConfigError(
+            f"http_stack must be one of {HTTP_STACKS} (argument or {HTTP_STACK_ENV}), "
+            f"got {chosen!r}"
+        )
+    return chosen
+
+
 def _truststore(value: bool | None) -> bool:
     if value is not None:
         return bool(value)
@@ -126,6 +139,9 @@ class LunosConfig:
     max_response_bytes: int = DEFAULT_MAX_RESPONSE_BYTES
     #: Certificate trust for the package's own pools (see :class:`TLSSettings`).
     tls: TLSSettings = field(default_factory=TLSSettings.resolve)
+    #: What the package's own pools run on: ``"httpx"`` (default) or ``"httpx2"``
+    #: (``LUNOS_HTTP_STACK``); injected clients are used whatever this says.
+    http_stack: str = field(default_factory=lambda: http_stack_setting(None))
 
     def __post_init__(self) -> None:
         # Also for configs built directly (or via dataclasses.replace), not only through
@@ -164,6 +180,7 @@ class LunosConfig:
                 self.max_connections,
                 self.max_response_bytes,
                 self.tls,
+                self.http_stack,
             )
         )
 
@@ -173,7 +190,13 @@ class LunosConfig:
         Authentication and headers are added per request, so only socket-level settings
         matter: every model with the same proxy, timeouts and limits shares one pool.
         """
-        return (self.proxy, _timeout_key(self.timeout), self.max_connections, self.tls)
+        return (
+            self.proxy,
+            _timeout_key(self.timeout),
+            self.max_connections,
+            self.tls,
+            self.http_stack,
+        )
 
     @property
     def idle_timeout(self) -> float | None:
@@ -294,6 +317,7 @@ def resolve_config(
     max_response_bytes: int | None = None,
     ca_bundle: str | None = None,
     use_truststore: bool | None = None,
+    http_stack: str | None = None,
 ) -> LunosConfig:
     """Build a :class:`LunosConfig` from arguments, falling back to environment variables."""
     retries = DEFAULT_MAX_RETRIES if max_retries is None else max_retries
@@ -341,4 +365,5 @@ def resolve_config(
             DEFAULT_MAX_RESPONSE_BYTES if max_response_bytes is None else max_response_bytes
         ),
         tls=TLSSettings.resolve(ca_bundle, use_truststore),
+        http_stack=http_stack_setting(http_stack),
     )

@@ -197,3 +197,31 @@ def test_other_clients_are_refused_at_construction(
     cls: Any = ChatLunos if adapter == "langchain" else LunosLLM
     with pytest.raises(E.LunosConfigError, match=match):
         cls(model="openai/gpt-4o", api_key="sk-test", **kwargs)
+
+
+async def test_the_package_pools_can_run_on_httpx2(
+    lunos_server: LocalLunosServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """LUNOS_HTTP_STACK=httpx2 builds the package's own pools with httpx2 (read per model)."""
+    monkeypatch.setenv("LUNOS_HTTP_STACK", "httpx2")
+    chat = ChatLunos(
+        model="openai/gpt-4o", api_key=lunos_server.api_key, base_url=lunos_server.base_url
+    )
+    assert chat.invoke("ping").content == EXPECTED
+    assert "".join([str(c.content) async for c in chat.astream("ping")]) == EXPECTED
+    assert isinstance(chat.client.transport.sync_client, httpx2.Client)
+    assert isinstance(chat.client.transport.async_client, httpx2.AsyncClient)
+    monkeypatch.delenv("LUNOS_HTTP_STACK")
+    default = ChatLunos(
+        model="openai/gpt-4o", api_key=lunos_server.api_key, base_url=lunos_server.base_url
+    )
+    assert type(default.client.transport.sync_client) is httpx.Client
+    assert default.client.config.pool_key() != chat.client.config.pool_key()
+    await chat.client.aclose()
+
+
+def test_an_unknown_http_stack_is_a_config_error() -> None:
+    from lunos_integrations.config import resolve_config
+
+    with pytest.raises(E.LunosConfigError, match="http_stack must be one of"):
+        resolve_config(api_key="sk-test", http_stack="requests")

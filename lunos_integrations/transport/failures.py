@@ -23,8 +23,11 @@ from __future__ import annotations
 import ssl
 from typing import Any
 
+from ..config import LunosConfig
 from ..errors import IncompleteResponseError, ProxyAuthenticationError, TLSVerificationError
 from ..redact import redact_url
+from . import tls
+from .bodies import BodyReader
 from .deadline import Budget
 from .http_lib import NETWORK_ERRORS, PROXY_ERRORS, REMOTE_PROTOCOL_ERRORS, TIMEOUT_ERRORS
 
@@ -78,9 +81,10 @@ def final_error(exc: BaseException, url: str, proxy: str | None, trust: str) -> 
         return TLSVerificationError(
             f"The TLS certificate of {url} was not trusted ({reason}); checked against "
             f"{trust}. Not retried: the same certificate fails the same way. If a corporate "
-            "proxy or a private CA signs it, point SSL_CERT_FILE (or SSL_CERT_DIR) at a CA "
-            "bundle that holds that CA, or pass ca_bundle=..., or use_truststore=True to use "
-            "the operating system's trust store (models configured after the change use it).",
+            "proxy or a private CA signs it, point SSL_CERT_FILE (or SSL_CERT_DIR, or "
+            "LUNOS_CA_BUNDLE) at a CA bundle that holds that CA, or set LUNOS_USE_TRUSTSTORE=1 "
+            "to use the operating system's trust store (LunosClient and resolve_config also "
+            "take ca_bundle= / use_truststore=); models configured after the change use it.",
             url=url,
         )
     if proxy_refused(exc):
@@ -132,3 +136,22 @@ def cut_error(
         url=url,
         received=received,
     )
+
+
+def send_failed(exc: Exception, budget: Budget, url: str, config: LunosConfig) -> bool:
+    """The transport's hook for a failed send: raise at once what no retry fixes; ``True``
+    to resend a request that met a stale pooled connection (once per call, not counted as
+    an attempt: it never reached the server); ``False`` for the usual retry policy."""
+    final = final_error(exc, url, config.proxy, tls.describe(config))
+    if final is not None:
+        raise final from exc
+    if not budget.stale_retried and is_stale(exc, budget):
+        budget.stale_retried = True
+        return True
+    return False
+
+
+def resend_cut(exc: Exception, method: str, reader: BodyReader, cuts: int, retries: int) -> bool:
+    """Whether a non-streamed body cut by the connection is sent again (``cuts`` so far)."""
+    reader.attempt = cuts + 1
+    return cuts < retries and is_cut(exc) and cut_retryable(method, len(reader.buffer))

@@ -29,7 +29,7 @@ from ..errors import (
     error_from_response,
 )
 from ..redact import Secrets, redact_url, split_userinfo
-from . import bodies, deadline, failures, http_lib, tls
+from . import bodies, deadline, failures, http_lib
 from .bodies import BodyReader
 from .deadline import Budget, whole_attempt_seconds
 from .http_lib import HTTP_ERRORS, TIMEOUT_ERRORS, TRANSPORT_ERRORS, check_client, lib_of
@@ -319,27 +319,6 @@ class Transport:
             status_code=200,
         )
 
-    def _cut_retry(self, exc: Exception, method: str, reader: BodyReader, cuts: int) -> bool:
-        """Whether a non-streamed body cut by the connection is sent again (failures.py)."""
-        reader.attempt = cuts + 1
-        return (
-            cuts < self.config.max_retries
-            and failures.is_cut(exc)
-            and failures.cut_retryable(method, len(reader.buffer))
-        )
-
-    def _send_failed(self, exc: Exception, budget: Budget, path: str) -> bool:
-        """Raise at once what no retry fixes; ``True`` to resend a stale pooled request."""
-        final = failures.final_error(
-            exc, self.url(path), self.config.proxy, tls.describe(self.config)
-        )
-        if final is not None:
-            raise final from exc
-        if not budget.stale_retried and failures.is_stale(exc, budget):
-            budget.stale_retried = True  # it never reached the server: not an attempt
-            return True
-        return False
-
     def _log(self, method: str, path: str, status: object, attempt: int, started: float) -> None:
         if logger.isEnabledFor(logging.DEBUG):
             logger.debug(
@@ -389,7 +368,7 @@ class Transport:
                     response = client.send(request, stream=True, follow_redirects=False)
             except TRANSPORT_ERRORS as exc:
                 self._log(method, path, type(exc).__name__, attempt, started)
-                if self._send_failed(exc, budget, path):  # a dead pooled connection: once
+                if failures.send_failed(exc, budget, self.url(path), self.config):
                     continue
                 if attempt >= self.config.max_retries:
                     raise connection_error(exc, self.url(path)) from exc
@@ -445,7 +424,7 @@ class Transport:
             except HTTP_ERRORS as exc:
                 if reader is None:
                     raise
-                if self._cut_retry(exc, method, reader, cuts):
+                if failures.resend_cut(exc, method, reader, cuts, self.config.max_retries):
                     cuts += 1
                     time.sleep(self._retry_wait(cuts - 1, None))
                     continue
@@ -553,7 +532,7 @@ class Transport:
                     response = await client.send(request, stream=True, follow_redirects=False)
             except TRANSPORT_ERRORS as exc:
                 self._log(method, path, type(exc).__name__, attempt, started)
-                if self._send_failed(exc, budget, path):  # a dead pooled connection: once
+                if failures.send_failed(exc, budget, self.url(path), self.config):
                     continue
                 if attempt >= self.config.max_retries:
                     raise connection_error(exc, self.url(path)) from exc
@@ -608,7 +587,7 @@ class Transport:
                 except HTTP_ERRORS as exc:
                     if reader is None:
                         raise
-                    if self._cut_retry(exc, method, reader, cuts):
+                    if failures.resend_cut(exc, method, reader, cuts, self.config.max_retries):
                         cuts += 1
                         await asyncio.sleep(self._retry_wait(cuts - 1, None))
                         continue

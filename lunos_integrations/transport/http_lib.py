@@ -106,6 +106,18 @@ CORE_READ_TIMEOUTS: tuple[type[Exception], ...] = (httpcore.ReadTimeout,) + (
 )
 
 
+def stack_module(name: str) -> ModuleType:
+    """The module the package's own pools are built with (``LunosConfig.http_stack``)."""
+    if name == "httpx2":
+        if _httpx2 is None:
+            raise LunosConfigError(
+                "http_stack='httpx2' (LUNOS_HTTP_STACK) needs the httpx2 package "
+                "(pip install httpx2; Python 3.11+)."
+            )
+        return _httpx2
+    return httpx
+
+
 def lib_of(client: Any) -> HTTPLib:
     """The library ``client`` comes from (httpx for anything not from httpx2)."""
     if HTTPX2 is not None and type(client).__module__.split(".", 1)[0] == "httpx2":

@@ -34,14 +34,18 @@ from typing import Any
 import httpx
 
 from ..config import LunosConfig, TLSSettings
-from . import tls
+from . import http_lib, tls
 
 
-def _limits(config: LunosConfig) -> httpx.Limits:
-    return httpx.Limits(
-        max_connections=config.max_connections,
-        max_keepalive_connections=min(config.max_connections, 100),
-        keepalive_expiry=30.0,
+def _stack(config: LunosConfig) -> Any:
+    """The library the pools of ``config`` run on (``http_stack``; httpx by default)."""
+    return http_lib.stack_module(config.http_stack)
+
+
+def _limits(config: LunosConfig, per_pool: int | None = None) -> Any:
+    n = config.max_connections if per_pool is None else per_pool
+    return _stack(config).Limits(
+        max_connections=n, max_keepalive_connections=min(n, 100), keepalive_expiry=30.0
     )
 
 
@@ -76,7 +80,9 @@ def _client_kwargs(config: LunosConfig) -> dict[str, Any]:
     kwargs: dict[str, Any] = {
         "verify": shared_ssl_context(config.tls),
         "cookies": _NoCookies(),
-        "timeout": config.timeout,
+        "timeout": config.timeout
+        if config.http_stack == "httpx"
+        else _stack(config).Timeout(**config.timeout.as_dict()),
         "limits": _limits(config),
         # Redirects are followed by the transport itself, same-origin only (see
         # Transport._redirected), so neither key nor prompt can reach another host.
@@ -106,12 +112,9 @@ class _Shards:
         count = max(1, min(ASYNC_SHARDS, config.max_connections // 16))
         per_shard = -(-config.max_connections // count)
         kwargs = _client_kwargs(config)
-        kwargs["limits"] = httpx.Limits(
-            max_connections=per_shard,
-            max_keepalive_connections=min(per_shard, 100),
-            keepalive_expiry=30.0,
-        )
-        self.clients = [httpx.AsyncClient(**kwargs) for _ in range(count)]
+        kwargs["limits"] = _limits(config, per_shard)
+        stack = _stack(config)
+        self.clients = [stack.AsyncClient(**kwargs) for _ in range(count)]
         self.inflight = [0] * count
         #: The loop-shutdown hook (see :func:`_close_with_loop`); kept alive with the shards.
         self.closer: AsyncGenerator[None, None] | None = None
@@ -236,7 +239,7 @@ class PoolRegistry:
         with self._lock:
             entry = self._entries.setdefault(key, _Entry())
             if entry.sync is None or entry.sync.is_closed:
-                entry.sync = httpx.Client(**_client_kwargs(config))
+                entry.sync = _stack(config).Client(**_client_kwargs(config))
                 if not self._atexit_registered:
                     # Models are rarely closed explicitly; close idle sockets at exit instead
                     # of leaving them to the garbage collector (ResourceWarning noise).
