@@ -255,7 +255,7 @@ def test_locks_held_by_another_thread_at_fork_do_not_deadlock_the_child(
     with track_usage() as usage:
         locks = [
             pools.POOLS._lock,
-            pools._ssl_lock,
+            tls.CONTEXTS._lock,
             CACHE._lock,
             CACHE._key_lock(lunos_server.base_url),
             shared._SHARED_LOCK,
