@@ -7,6 +7,8 @@ on the first request deep inside a chain.
 
 from __future__ import annotations
 
+import functools
+import importlib.util
 import os
 import unicodedata
 from collections.abc import Mapping
@@ -44,7 +46,7 @@ APP_ID_ENV = "LUNOS_APP_ID"
 TimeoutTypes = float | int | httpx.Timeout | None
 TRUSTSTORE_ENV = "LUNOS_USE_TRUSTSTORE"
 HTTP_STACK_ENV = "LUNOS_HTTP_STACK"
-HTTP_STACKS = ("httpx", "httpx2")
+HTTP_STACKS = ("auto", "httpx", "httpx2")
 CA_BUNDLE_ENV = "LUNOS_CA_BUNDLE"
 
 
@@ -91,14 +93,23 @@ class TLSSettings:
 
 
 def http_stack_setting(value: str | None) -> str:
-    """The pools' HTTP library: the argument, else ``LUNOS_HTTP_STACK``, else httpx."""
-    chosen = (value or os.environ.get(HTTP_STACK_ENV) or "httpx").strip().lower()
+    """The pools' HTTP library: the argument, else ``LUNOS_HTTP_STACK``, else ``"auto"``:
+    httpx2 when it is importable (measured faster, benchmarks/http_stacks.py), else httpx."""
+    chosen = (value or os.environ.get(HTTP_STACK_ENV) or "auto").strip().lower()
     if chosen not in HTTP_STACKS:
         raise LunosConfigError(
             f"http_stack must be one of {HTTP_STACKS} (argument or {HTTP_STACK_ENV}), "
             f"got {chosen!r}"
         )
+    if chosen == "auto":
+        return "httpx2" if _httpx2_installed() else "httpx"
     return chosen
+
+
+@functools.cache
+def _httpx2_installed() -> bool:
+    """Whether httpx2 can be imported (a fact of the installation: looked up once)."""
+    return importlib.util.find_spec("httpx2") is not None
 
 
 def _truststore(value: bool | None) -> bool:
@@ -139,8 +150,9 @@ class LunosConfig:
     max_response_bytes: int = DEFAULT_MAX_RESPONSE_BYTES
     #: Certificate trust for the package's own pools (see :class:`TLSSettings`).
     tls: TLSSettings = field(default_factory=TLSSettings.resolve)
-    #: What the package's own pools run on: ``"httpx"`` (default) or ``"httpx2"``
-    #: (``LUNOS_HTTP_STACK``); injected clients are used whatever this says.
+    #: What the package's own pools run on: ``"httpx2"`` when it is installed, else
+    #: ``"httpx"`` (``LUNOS_HTTP_STACK`` / ``http_stack`` pick one; see the README for the
+    #: measurements behind the default). Injected clients are used whatever this says.
     http_stack: str = field(default_factory=lambda: http_stack_setting(None))
 
     def __post_init__(self) -> None:

@@ -20,6 +20,7 @@ from llama_index.core.base.llms.types import ChatMessage  # noqa: E402
 
 from lunos_integrations import errors as E  # noqa: E402
 from lunos_integrations.client import LunosClient  # noqa: E402
+from lunos_integrations.config import resolve_config  # noqa: E402
 from lunos_integrations.langchain import ChatLunos  # noqa: E402
 from lunos_integrations.llama_index import LunosLLM  # noqa: E402
 from lunos_integrations.testing import ErrorReply, LocalLunosServer, StreamFault  # noqa: E402
@@ -168,7 +169,6 @@ async def test_the_progress_clock_bounds_httpx2_reads(
 
 
 def test_stale_pooled_connection_with_an_httpx2_client() -> None:
-    from lunos_integrations.config import resolve_config
     from lunos_integrations.transport.http import Transport
 
     with TinyHTTPServer(stale=True) as peer, httpx2.Client() as client:
@@ -202,7 +202,8 @@ def test_other_clients_are_refused_at_construction(
 async def test_the_package_pools_can_run_on_httpx2(
     lunos_server: LocalLunosServer, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """LUNOS_HTTP_STACK=httpx2 builds the package's own pools with httpx2 (read per model)."""
+    """LUNOS_HTTP_STACK picks what the package's own pools are built with (read per model;
+    the default, "auto", is httpx2 when installed)."""
     monkeypatch.setenv("LUNOS_HTTP_STACK", "httpx2")
     chat = ChatLunos(
         model="openai/gpt-4o", api_key=lunos_server.api_key, base_url=lunos_server.base_url
@@ -211,17 +212,18 @@ async def test_the_package_pools_can_run_on_httpx2(
     assert "".join([str(c.content) async for c in chat.astream("ping")]) == EXPECTED
     assert isinstance(chat.client.transport.sync_client, httpx2.Client)
     assert isinstance(chat.client.transport.async_client, httpx2.AsyncClient)
-    monkeypatch.delenv("LUNOS_HTTP_STACK")
+    monkeypatch.setenv("LUNOS_HTTP_STACK", "httpx")
     default = ChatLunos(
         model="openai/gpt-4o", api_key=lunos_server.api_key, base_url=lunos_server.base_url
     )
     assert type(default.client.transport.sync_client) is httpx.Client
+    assert default.invoke("ping").content == EXPECTED
     assert default.client.config.pool_key() != chat.client.config.pool_key()
+    monkeypatch.delenv("LUNOS_HTTP_STACK")
+    assert resolve_config(api_key="sk-test").http_stack == "httpx2"  # auto: installed here
     await chat.client.aclose()
 
 
 def test_an_unknown_http_stack_is_a_config_error() -> None:
-    from lunos_integrations.config import resolve_config
-
     with pytest.raises(E.LunosConfigError, match="http_stack must be one of"):
         resolve_config(api_key="sk-test", http_stack="requests")
