@@ -165,7 +165,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--repeats", type=int, default=3)
     args = p.parse_args(argv)
     if args.worker:
-        print(json.dumps(worker(*args.worker, quick=args.quick)))
+        stack, base_url, api_key = args.worker
+        print(json.dumps(worker(stack, base_url, api_key, quick=args.quick)))
         return 0
     runs: dict[str, list[dict[str, float]]] = {row: [] for row in ROWS}
     with bench_server() as (base_url, api_key):
