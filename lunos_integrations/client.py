@@ -566,6 +566,8 @@ CLIENT_SETTINGS = (
     "stream_idle_timeout",
     "max_connections",
     "max_response_bytes",
+    "ca_bundle",
+    "use_truststore",
     "gate_parameters",
 )
 

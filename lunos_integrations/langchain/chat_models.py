@@ -142,6 +142,10 @@ class ChatLunos(BaseChatModel):
     """Cap on open connections in the shared pool (default 1000)."""
     max_response_bytes: int | None = None
     """Refuse a reply (or whole stream) larger than this once decompressed (default 256 MiB)."""
+    ca_bundle: str | None = None
+    """CA bundle (file or directory) for the package's pools; else SSL_CERT_FILE / _DIR."""
+    use_truststore: bool | None = None
+    """Verify against the OS trust store (``truststore``); else ``LUNOS_USE_TRUSTSTORE``."""
     gate_parameters: Literal["learn", "catalog"] | bool = "learn"
     """What to do about parameters a model does not support. ``"learn"`` (default): send
     what was set; when Lunos answers a 400 naming an unsupported parameter, drop it, retry
@@ -212,6 +216,8 @@ class ChatLunos(BaseChatModel):
             stream_idle_timeout=self.stream_idle_timeout,
             max_connections=self.max_connections,
             max_response_bytes=self.max_response_bytes,
+            ca_bundle=self.ca_bundle,
+            use_truststore=self.use_truststore,
         )
         if isinstance(self.profile, LazyProfile):
             self.profile.arm()

@@ -83,8 +83,9 @@ def final_error(exc: BaseException, url: str, proxy: str | None, trust: str) -> 
             f"{trust}. Not retried: the same certificate fails the same way. If a corporate "
             "proxy or a private CA signs it, point SSL_CERT_FILE (or SSL_CERT_DIR, or "
             "LUNOS_CA_BUNDLE) at a CA bundle that holds that CA, or set LUNOS_USE_TRUSTSTORE=1 "
-            "to use the operating system's trust store (LunosClient and resolve_config also "
-            "take ca_bundle= / use_truststore=); models configured after the change use it.",
+            "to use the operating system's trust store (ChatLunos, LunosLLM and LunosClient "
+            "also take ca_bundle= / use_truststore=); models configured after the change use "
+            "it.",
             url=url,
         )
     if proxy_refused(exc):

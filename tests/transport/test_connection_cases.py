@@ -242,3 +242,25 @@ def test_chat_model_and_its_catalog_fetch_each_try_an_untrusted_host_once(
             model.invoke("hi")
         # One handshake for the chat call, at most one for the catalog: not 3 + 3.
         assert 1 <= peer.connections <= 2
+
+
+def test_adapters_take_the_trust_settings(ca: PrivateCA, tmp_path: Path) -> None:
+    pytest.importorskip("langchain_core")
+    pytest.importorskip("llama_index.core")
+    from llama_index.core.base.llms.types import ChatMessage
+
+    from lunos_integrations.langchain import ChatLunos
+    from lunos_integrations.llama_index import LunosLLM
+
+    with TinyHTTPServer(ssl_context=ca.server_context()) as peer:
+        common: dict[str, Any] = {
+            "model": "openai/gpt-4o",
+            "api_key": "sk-test-peer",
+            "base_url": peer.base_url,
+            "ca_bundle": str(ca.ca_file),
+        }
+        assert ChatLunos(**common).invoke("hi").content == "peer says hi"
+        llm = LunosLLM(**common, use_truststore=True)
+        assert llm.chat([ChatMessage(role="user", content="hi")]).message.content == "peer says hi"
+    with pytest.raises(E.LunosConfigError, match="neither a file nor a directory"):
+        ChatLunos(model="openai/gpt-4o", api_key="sk-x", ca_bundle=str(tmp_path / "no.pem"))
