@@ -21,10 +21,14 @@ body was cut after N bytes) instead of as an unreachable host.
 from __future__ import annotations
 
 import ssl
-from typing import Any
 
 from ..config import LunosConfig
-from ..errors import IncompleteResponseError, ProxyAuthenticationError, TLSVerificationError
+from ..errors import (
+    APIConnectionError,
+    IncompleteResponseError,
+    ProxyAuthenticationError,
+    TLSVerificationError,
+)
 from ..redact import redact_url
 from . import tls
 from .bodies import BodyReader
@@ -71,7 +75,9 @@ def proxy_auth_error(proxy: str | None, url: str, how: str) -> ProxyAuthenticati
     )
 
 
-def final_error(exc: BaseException, url: str, proxy: str | None, trust: str) -> Any:
+def final_error(
+    exc: BaseException, url: str, proxy: str | None, trust: str
+) -> APIConnectionError | None:
     """The typed error for a send failure that no retry can fix; ``None`` when one might.
 
     ``trust`` says what the certificate was checked against (see ``tls.describe``).
