@@ -138,8 +138,10 @@ class LunosClient:
         stream_idle_timeout: float | None = None,
         max_connections: int | None = None,
         max_response_bytes: int | None = None,
-        http_client: httpx.Client | None = None,
-        http_async_client: httpx.AsyncClient | None = None,
+        http_client: httpx.Client | Any = None,
+        http_async_client: httpx.AsyncClient | Any = None,
+        ca_bundle: str | None = None,
+        use_truststore: bool | None = None,
         config: LunosConfig | None = None,
         gate_parameters: GateSetting = "learn",
         catalog: CatalogSetting = None,
@@ -158,6 +160,8 @@ class LunosClient:
                 stream_idle_timeout=stream_idle_timeout,
                 max_connections=max_connections,
                 max_response_bytes=max_response_bytes,
+                ca_bundle=ca_bundle,
+                use_truststore=use_truststore,
             )
         self.config = config
         #: ``"learn"`` (drop what the server rejects, see :mod:`.parameters`), ``"catalog"``
@@ -596,6 +600,8 @@ CLIENT_SETTINGS = (
     "stream_idle_timeout",
     "max_connections",
     "max_response_bytes",
+    "ca_bundle",
+    "use_truststore",
     "gate_parameters",
 )
 

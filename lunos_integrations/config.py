@@ -7,6 +7,8 @@ on the first request deep inside a chain.
 
 from __future__ import annotations
 
+import functools
+import importlib.util
 import os
 import unicodedata
 from collections.abc import Mapping
@@ -42,6 +44,78 @@ BASE_URL_ENV = "LUNOS_BASE_URL"
 APP_ID_ENV = "LUNOS_APP_ID"
 
 TimeoutTypes = float | int | httpx.Timeout | None
+TRUSTSTORE_ENV = "LUNOS_USE_TRUSTSTORE"
+HTTP_STACK_ENV = "LUNOS_HTTP_STACK"
+HTTP_STACKS = ("auto", "httpx", "httpx2")
+CA_BUNDLE_ENV = "LUNOS_CA_BUNDLE"
+
+
+@dataclass(frozen=True, slots=True)
+class TLSSettings:
+    """What server certificates are checked against, read when a model is configured.
+
+    Why not once per process: a user who fixes ``SSL_CERT_FILE`` in a notebook after a
+    failed call expects the next model to use it. These settings are part of the pool key,
+    so a change gives new models a new pool (and TLS context); models made before keep
+    theirs. ``ca_file`` / ``ca_dir`` come from ``ca_bundle=`` (or ``LUNOS_CA_BUNDLE``), else
+    ``SSL_CERT_FILE`` / ``SSL_CERT_DIR``; with neither, certifi's bundle (httpx's default).
+    ``use_truststore`` verifies against the operating system's store (the ``truststore``
+    package), where corporate CAs are usually installed; any CA file is added to it.
+    """
+
+    ca_file: str | None = None
+    ca_dir: str | None = None
+    use_truststore: bool = False
+
+    @classmethod
+    def resolve(
+        cls, ca_bundle: str | None = None, use_truststore: bool | None = None
+    ) -> TLSSettings:
+        env = os.environ
+        bundle = ca_bundle or env.get(CA_BUNDLE_ENV) or None
+        if bundle is not None:
+            if os.path.isdir(bundle):
+                return cls(None, bundle, _truststore(use_truststore))
+            if not os.path.isfile(bundle):
+                raise LunosConfigError(
+                    f"ca_bundle {bundle!r} (argument or {CA_BUNDLE_ENV}) is neither a file nor "
+                    "a directory: point it at a PEM CA bundle or a c_rehash'ed directory."
+                )
+            return cls(bundle, None, _truststore(use_truststore))
+        # As httpx reads them: a path that does not exist is ignored.
+        file = env.get("SSL_CERT_FILE") or None
+        folder = env.get("SSL_CERT_DIR") or None
+        return cls(
+            file if file and os.path.isfile(file) else None,
+            folder if folder and os.path.isdir(folder) else None,
+            _truststore(use_truststore),
+        )
+
+
+def http_stack_setting(value: str | None) -> str:
+    """The pools' HTTP library: the argument, else ``LUNOS_HTTP_STACK``, else ``"auto"``:
+    httpx2 when it is importable (measured faster, benchmarks/http_stacks.py), else httpx."""
+    chosen = (value or os.environ.get(HTTP_STACK_ENV) or "auto").strip().lower()
+    if chosen not in HTTP_STACKS:
+        raise LunosConfigError(
+            f"http_stack must be one of {HTTP_STACKS} (argument or {HTTP_STACK_ENV}), "
+            f"got {chosen!r}"
+        )
+    if chosen == "auto":
+        return "httpx2" if _httpx2_installed() else "httpx"
+    return chosen
+
+
+@functools.cache
+def _httpx2_installed() -> bool:
+    """Whether httpx2 can be imported (a fact of the installation: looked up once)."""
+    return importlib.util.find_spec("httpx2") is not None
+
+
+def _truststore(value: bool | None) -> bool:
+    if value is not None:
+        return bool(value)
+    return os.environ.get(TRUSTSTORE_ENV, "").strip().lower() in ("1", "true", "yes", "on")
 
 
 def _timeout_key(timeout: httpx.Timeout) -> tuple[float | None, ...]:
@@ -74,6 +148,12 @@ class LunosConfig:
     max_connections: int = DEFAULT_MAX_CONNECTIONS
     #: Refuse a response (JSON body or whole stream) larger than this once decompressed.
     max_response_bytes: int = DEFAULT_MAX_RESPONSE_BYTES
+    #: Certificate trust for the package's own pools (see :class:`TLSSettings`).
+    tls: TLSSettings = field(default_factory=TLSSettings.resolve)
+    #: What the package's own pools run on: ``"httpx2"`` when it is installed, else
+    #: ``"httpx"`` (``LUNOS_HTTP_STACK`` / ``http_stack`` pick one; see the README for the
+    #: measurements behind the default). Injected clients are used whatever this says.
+    http_stack: str = field(default_factory=lambda: http_stack_setting(None))
 
     def __post_init__(self) -> None:
         # Also for configs built directly (or via dataclasses.replace), not only through
@@ -111,6 +191,8 @@ class LunosConfig:
                 self.stream_idle_timeout,
                 self.max_connections,
                 self.max_response_bytes,
+                self.tls,
+                self.http_stack,
             )
         )
 
@@ -120,7 +202,13 @@ class LunosConfig:
         Authentication and headers are added per request, so only socket-level settings
         matter: every model with the same proxy, timeouts and limits shares one pool.
         """
-        return (self.proxy, _timeout_key(self.timeout), self.max_connections)
+        return (
+            self.proxy,
+            _timeout_key(self.timeout),
+            self.max_connections,
+            self.tls,
+            self.http_stack,
+        )
 
     @property
     def idle_timeout(self) -> float | None:
@@ -239,6 +327,9 @@ def resolve_config(
     retry_backoff: float | None = None,
     max_connections: int | None = None,
     max_response_bytes: int | None = None,
+    ca_bundle: str | None = None,
+    use_truststore: bool | None = None,
+    http_stack: str | None = None,
 ) -> LunosConfig:
     """Build a :class:`LunosConfig` from arguments, falling back to environment variables."""
     retries = DEFAULT_MAX_RETRIES if max_retries is None else max_retries
@@ -285,4 +376,6 @@ def resolve_config(
         max_response_bytes=(
             DEFAULT_MAX_RESPONSE_BYTES if max_response_bytes is None else max_response_bytes
         ),
+        tls=TLSSettings.resolve(ca_bundle, use_truststore),
+        http_stack=http_stack_setting(http_stack),
     )

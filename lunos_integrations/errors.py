@@ -114,6 +114,29 @@ class StreamTruncatedError(APIConnectionError):
     """A stream ended without its terminator: the answer is incomplete, never returned as done."""
 
 
+class TLSVerificationError(APIConnectionError):
+    """The server's TLS certificate was not trusted: a retry cannot fix it, so none is made.
+
+    The usual cause is a corporate proxy or private CA; the message says which setting
+    (``SSL_CERT_FILE`` / ``SSL_CERT_DIR``, ``ca_bundle``, ``use_truststore``) to change.
+    """
+
+
+class ProxyAuthenticationError(APIConnectionError):
+    """The configured proxy answered ``407``: its credentials are missing or wrong (not retried)."""
+
+
+class IncompleteResponseError(APIConnectionError):
+    """The server answered (status and headers arrived) but the body was cut short.
+
+    ``received`` is how many body bytes arrived before the connection ended.
+    """
+
+    def __init__(self, message: str, *, url: str = "", received: int = 0) -> None:
+        super().__init__(message, url=url)
+        self.received = received
+
+
 class APIResponseValidationError(LunosError):
     """A 2xx response whose body is not what the route promises (HTML, bad JSON, empty)."""
 

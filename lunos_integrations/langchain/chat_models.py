@@ -41,6 +41,7 @@ from ..construction import safe_construction_error
 from ..errors import LunosError, LunosInputError
 from ..parameters import gate_mode
 from ..redact import has_userinfo, redact_repr_args, redact_url
+from ..transport.http_lib import check_client
 from ..wire.response_format import response_format_from_openai
 from ..wire.types import OPTION_FIELDS, ChatRequest, ResponseFormat
 from .errors import to_langchain_error
@@ -141,6 +142,10 @@ class ChatLunos(BaseChatModel):
     """Cap on open connections in the shared pool (default 1000)."""
     max_response_bytes: int | None = None
     """Refuse a reply (or whole stream) larger than this once decompressed (default 256 MiB)."""
+    ca_bundle: str | None = None
+    """CA bundle (file or directory) for the package's pools; else SSL_CERT_FILE / _DIR."""
+    use_truststore: bool | None = None
+    """Verify against the OS trust store (``truststore``); else ``LUNOS_USE_TRUSTSTORE``."""
     gate_parameters: Literal["learn", "catalog"] | bool = "learn"
     """What to do about parameters a model does not support. ``"learn"`` (default): send
     what was set; when Lunos answers a 400 naming an unsupported parameter, drop it, retry
@@ -155,9 +160,9 @@ class ChatLunos(BaseChatModel):
     extra_body: dict[str, Any] | None = None
     """Also merged into the body, last (same role as ``model_kwargs``)."""
     http_client: Any | None = Field(default=None, exclude=True)
-    """Optional ``httpx.Client`` (e.g. custom TLS or a mock transport)."""
+    """Optional ``httpx.Client`` or ``httpx2.Client`` (e.g. custom TLS or a mock transport)."""
     http_async_client: Any | None = Field(default=None, exclude=True)
-    """Optional ``httpx.AsyncClient``."""
+    """Optional ``httpx.AsyncClient`` or ``httpx2.AsyncClient``."""
 
     model_config = ConfigDict(populate_by_name=True, extra="forbid")
 
@@ -189,6 +194,8 @@ class ChatLunos(BaseChatModel):
         """Fail at construction (not on first call) for a bad key, URL or parameter."""
         check_api(self.api)
         gate_mode(self.gate_parameters)
+        check_client(self.http_client, is_async=False, argument="http_client")
+        check_client(self.http_async_client, is_async=True, argument="http_async_client")
         overlap = sorted(set(self.model_kwargs) & set(type(self).model_fields))
         if overlap:
             raise LunosInputError(
@@ -209,6 +216,8 @@ class ChatLunos(BaseChatModel):
             stream_idle_timeout=self.stream_idle_timeout,
             max_connections=self.max_connections,
             max_response_bytes=self.max_response_bytes,
+            ca_bundle=self.ca_bundle,
+            use_truststore=self.use_truststore,
         )
         if isinstance(self.profile, LazyProfile):
             self.profile.arm()

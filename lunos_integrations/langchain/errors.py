@@ -31,13 +31,16 @@ from ..errors import (
     AuthenticationError,
     BadRequestError,
     BudgetExceededError,
+    IncompleteResponseError,
     InternalServerError,
     LunosError,
     NotFoundError,
     PermissionDeniedError,
+    ProxyAuthenticationError,
     RateLimitError,
     StreamIdleTimeoutError,
     StreamTruncatedError,
+    TLSVerificationError,
     UnprocessableEntityError,
 )
 
@@ -47,12 +50,15 @@ __all__ = [
     "LunosBudgetExceededError",
     "LunosConnectionError",
     "LunosContextOverflowError",
+    "LunosIncompleteResponseError",
     "LunosInvalidRequestError",
     "LunosModelNotFoundError",
     "LunosPermissionDeniedError",
+    "LunosProxyAuthenticationError",
     "LunosRateLimitError",
     "LunosStreamIdleTimeoutError",
     "LunosStreamTruncatedError",
+    "LunosTLSVerificationError",
     "LunosTimeoutError",
     "LunosUnprocessableEntityError",
     "to_langchain_error",
@@ -111,6 +117,18 @@ class LunosBudgetExceededError(BudgetExceededError, ModelError):
     """A ``track_usage()`` spend limit refused the call (or cut its stream); not retryable."""
 
 
+class LunosTLSVerificationError(TLSVerificationError, ModelConnectionError):
+    """The server's certificate was not trusted (not retried; the message says what to set)."""
+
+
+class LunosProxyAuthenticationError(ProxyAuthenticationError, ModelConnectionError):
+    """The proxy answered 407 (not retried)."""
+
+
+class LunosIncompleteResponseError(IncompleteResponseError, ModelConnectionError):
+    """The server answered but the body was cut short."""
+
+
 # Most specific first: the first matching base decides.
 _MAPPING: tuple[tuple[type[LunosError], type[LunosError]], ...] = (
     (BudgetExceededError, LunosBudgetExceededError),
@@ -124,6 +142,9 @@ _MAPPING: tuple[tuple[type[LunosError], type[LunosError]], ...] = (
     (StreamIdleTimeoutError, LunosStreamIdleTimeoutError),
     (APITimeoutError, LunosTimeoutError),
     (StreamTruncatedError, LunosStreamTruncatedError),
+    (TLSVerificationError, LunosTLSVerificationError),
+    (ProxyAuthenticationError, LunosProxyAuthenticationError),
+    (IncompleteResponseError, LunosIncompleteResponseError),
     (APIConnectionError, LunosConnectionError),
 )
 

@@ -160,6 +160,12 @@ class LunosLLM(RebuiltOnUnpickle, FunctionCallingLLM):
         description="Refuse a reply (or whole stream) larger than this once decompressed "
         "(default 256 MiB).",
     )
+    ca_bundle: str | None = Field(
+        default=None, description="CA bundle for the pools; else SSL_CERT_FILE / SSL_CERT_DIR."
+    )
+    use_truststore: bool | None = Field(
+        default=None, description="Verify against the OS trust store; else LUNOS_USE_TRUSTSTORE."
+    )
     gate_parameters: Literal["learn", "catalog"] | bool = Field(
         default="learn",
         description="'learn' (default): send what is set; on a 400 naming an unsupported "
@@ -180,9 +186,9 @@ class LunosLLM(RebuiltOnUnpickle, FunctionCallingLLM):
     def __init__(
         self,
         *,
-        http_client: httpx.Client | None = None,
-        http_async_client: httpx.AsyncClient | None = None,
-        async_http_client: httpx.AsyncClient | None = None,
+        http_client: httpx.Client | Any = None,
+        http_async_client: httpx.AsyncClient | Any = None,
+        async_http_client: httpx.AsyncClient | Any = None,
         client: LunosClient | None = None,
         **data: Any,
     ) -> None:

@@ -24,8 +24,9 @@ from typing import Any
 
 import httpx
 
-from ..errors import APIResponseValidationError, APITimeoutError, LunosError, ResponseTooLargeError
+from ..errors import APIResponseValidationError, APITimeoutError, ResponseTooLargeError
 from .deadline import Budget
+from .http_lib import ASYNC_BYTE_STREAMS, HTTP_OR_LUNOS_ERRORS, SYNC_BYTE_STREAMS
 
 #: What we tell servers we can decode: only what :class:`_Inflater` inflates with a cap.
 ACCEPT_ENCODING = "gzip, deflate"
@@ -176,14 +177,14 @@ def raw_chunks(response: httpx.Response) -> Iterator[bytes]:
     ~0.5 µs of a ~25 µs chunk. The caller closes the response.
     """
     stream = response.stream
-    if isinstance(stream, httpx.SyncByteStream):
+    if isinstance(stream, SYNC_BYTE_STREAMS):
         return iter(stream)
     return response.iter_raw()
 
 
 def araw_chunks(response: httpx.Response) -> AsyncIterator[bytes]:
     stream = response.stream
-    if isinstance(stream, httpx.AsyncByteStream):
+    if isinstance(stream, ASYNC_BYTE_STREAMS):
         return aiter(stream)
     return response.aiter_raw()
 
@@ -211,7 +212,7 @@ def _declared_too_large(response: httpx.Response, limit: int) -> bool:
 class BodyReader:
     """Accumulates one body under a size limit and a deadline (sync and async share it)."""
 
-    __slots__ = ("budget", "buffer", "limit", "response", "route", "truncate", "url")
+    __slots__ = ("attempt", "budget", "buffer", "limit", "response", "route", "truncate", "url")
 
     def __init__(
         self,
@@ -231,6 +232,8 @@ class BodyReader:
         #: Error bodies are cut at the limit instead of refused: only their message matters.
         self.truncate = truncate
         self.buffer = bytearray()
+        #: Which attempt of the call this body belongs to (for messages; 1-based).
+        self.attempt = 1
         if not truncate and _declared_too_large(response, limit):
             raise too_large(route, limit, 0, response.status_code)
 
@@ -282,7 +285,7 @@ def drain(chunks: Iterator[bytes], budget: Budget) -> None:
             seen += len(chunk)
             if seen > DRAIN_BYTES or budget.expired():
                 return
-    except (httpx.HTTPError, LunosError):
+    except HTTP_OR_LUNOS_ERRORS:
         return
 
 
@@ -295,7 +298,7 @@ async def adrain(chunks: AsyncIterator[bytes], budget: Budget) -> None:
             seen += len(chunk)
             if seen > DRAIN_BYTES or budget.expired():
                 return
-    except (httpx.HTTPError, LunosError):
+    except HTTP_OR_LUNOS_ERRORS:
         return
 
 

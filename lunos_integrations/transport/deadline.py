@@ -38,6 +38,11 @@ _NEW_STREAM_EVENTS = (
     ".connect_unix_socket.complete",
     ".start_tls.complete",
 )
+#: An attempt that opens a connection starts with one of these (see :attr:`Budget.opened`).
+_OPEN_EVENTS = (".connect_tcp.started", ".connect_unix_socket.started")
+#: Sending the request line: the attempt reached a connection (new or pooled).
+_SEND_EVENTS = (".send_request_headers.started",)
+_ATTEMPT_EVENTS = _OPEN_EVENTS + _SEND_EVENTS
 
 
 class Budget:
@@ -47,12 +52,19 @@ class Budget:
     names the limit in errors, e.g. ``"timeout=2.0 s"``.
     """
 
-    __slots__ = ("at", "seconds", "what")
+    __slots__ = ("at", "opened", "seconds", "sent", "stale_retried", "what")
 
     def __init__(self, seconds: float | None, what: str) -> None:
         self.seconds = seconds
         self.what = what
         self.at: float | None = None
+        #: Set by the trace hooks during one ``send``: whether the attempt opened a new
+        #: connection, and whether it got as far as writing the request on one. Sent on a
+        #: connection it did not open means a pooled one (see ``stale.py``).
+        self.opened = False
+        self.sent = False
+        #: Whether this call already resent a request after a stale pooled connection.
+        self.stale_retried = False
 
     def start(self, seconds: float | None = None, what: str | None = None) -> Budget:
         """Restart the clock now (with ``seconds`` / ``what`` when they change)."""
@@ -135,7 +147,11 @@ def _expired_error(slot: _Slot, exc: Exception) -> Exception:
     return exc
 
 
-def _install_sync(stream: Any) -> None:
+def _install_sync(
+    stream: Any,
+    read_timeout: type[Exception] = httpcore.ReadTimeout,
+    write_timeout: type[Exception] = httpcore.WriteTimeout,
+) -> None:
     if stream is None or hasattr(stream, "_lunos_slot"):
         return
     slot = _Slot()
@@ -147,24 +163,28 @@ def _install_sync(stream: Any) -> None:
         if budget is not None and budget.at is not None:
             left = budget.at - _monotonic()
             if left <= 0:
-                raise httpcore.ReadTimeout(budget.message())
+                raise read_timeout(budget.message())
             if timeout is None or left < timeout:
                 timeout = left
         try:
             return read(max_bytes, timeout)  # type: ignore[no-any-return]
-        except httpcore.ReadTimeout as exc:
+        except read_timeout as exc:
             raise _expired_error(slot, exc) from None
 
     def bounded_write(buffer: bytes, timeout: float | None = None) -> None:
         try:
-            write(buffer, _capped(slot, timeout, httpcore.WriteTimeout))
-        except httpcore.WriteTimeout as exc:
+            write(buffer, _capped(slot, timeout, write_timeout))
+        except write_timeout as exc:
             raise _expired_error(slot, exc) from None
 
     stream.read, stream.write, stream._lunos_slot = bounded_read, bounded_write, slot
 
 
-def _install_async(stream: Any) -> None:
+def _install_async(
+    stream: Any,
+    read_timeout: type[Exception] = httpcore.ReadTimeout,
+    write_timeout: type[Exception] = httpcore.WriteTimeout,
+) -> None:
     if stream is None or hasattr(stream, "_lunos_slot"):
         return
     slot = _Slot()
@@ -172,29 +192,68 @@ def _install_async(stream: Any) -> None:
 
     async def bounded_read(max_bytes: int, timeout: float | None = None) -> bytes:
         try:
-            return await read(max_bytes, _capped(slot, timeout, httpcore.ReadTimeout))  # type: ignore[no-any-return]
-        except httpcore.ReadTimeout as exc:
+            return await read(max_bytes, _capped(slot, timeout, read_timeout))  # type: ignore[no-any-return]
+        except read_timeout as exc:
             raise _expired_error(slot, exc) from None
 
     async def bounded_write(buffer: bytes, timeout: float | None = None) -> None:
         try:
-            await write(buffer, _capped(slot, timeout, httpcore.WriteTimeout))
-        except httpcore.WriteTimeout as exc:
+            await write(buffer, _capped(slot, timeout, write_timeout))
+        except write_timeout as exc:
             raise _expired_error(slot, exc) from None
 
     stream.read, stream.write, stream._lunos_slot = bounded_read, bounded_write, slot
+
+
+def _note(name: str) -> None:
+    """Record on the budget in force whether this attempt opened or reused a connection."""
+    budget = _CURRENT.get()
+    if budget is not None:
+        if name.endswith(_OPEN_EVENTS):
+            budget.opened = True
+        elif name.endswith(_SEND_EVENTS):
+            budget.sent = True
 
 
 def sync_trace(name: str, info: dict[str, Any]) -> None:
     """httpcore ``trace`` callback for sync clients: bound every stream a request opens."""
     if name.endswith(_NEW_STREAM_EVENTS):
         _install_sync(info.get("return_value"))
+    elif name.endswith(_ATTEMPT_EVENTS):
+        _note(name)
 
 
 async def async_trace(name: str, info: dict[str, Any]) -> None:
     """httpcore ``trace`` callback for async clients (httpcore awaits it)."""
     if name.endswith(_NEW_STREAM_EVENTS):
         _install_async(info.get("return_value"))
+    elif name.endswith(_ATTEMPT_EVENTS):
+        _note(name)
+
+
+def make_traces(
+    core: Any,
+) -> tuple[Callable[[str, dict[str, Any]], None], Callable[[str, dict[str, Any]], Awaitable[None]]]:
+    """The two trace hooks for another httpcore (httpcore2 under httpx2).
+
+    The wrapped reads must raise *that* library's timeouts: its httpx maps only its own
+    httpcore's exceptions to typed ones, anything else would escape as a foreign class.
+    """
+    read_timeout, write_timeout = core.ReadTimeout, core.WriteTimeout
+
+    def sync_hook(name: str, info: dict[str, Any]) -> None:
+        if name.endswith(_NEW_STREAM_EVENTS):
+            _install_sync(info.get("return_value"), read_timeout, write_timeout)
+        elif name.endswith(_ATTEMPT_EVENTS):
+            _note(name)
+
+    async def async_hook(name: str, info: dict[str, Any]) -> None:
+        if name.endswith(_NEW_STREAM_EVENTS):
+            _install_async(info.get("return_value"), read_timeout, write_timeout)
+        elif name.endswith(_ATTEMPT_EVENTS):
+            _note(name)
+
+    return sync_hook, async_hook
 
 
 TraceHook = Callable[[str, dict[str, Any]], None] | Callable[[str, dict[str, Any]], Awaitable[None]]

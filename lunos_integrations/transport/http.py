@@ -24,16 +24,16 @@ from ..config import LunosConfig
 from ..errors import (
     APIConnectionError,
     APIResponseValidationError,
-    APIStatusError,
     LunosError,
     WireFormatError,
     error_from_response,
 )
 from ..observe import NO_OBSERVATION, Observation
 from ..redact import Secrets, redact_url, split_userinfo
-from . import bodies, deadline
+from . import bodies, deadline, failures, http_lib
 from .bodies import BodyReader
 from .deadline import Budget, whole_attempt_seconds
+from .http_lib import HTTP_ERRORS, TIMEOUT_ERRORS, TRANSPORT_ERRORS, check_client, lib_of
 from .pools import POOLS
 from .replies import (
     JSONResponse,
@@ -62,16 +62,19 @@ class Transport:
     """Sends requests for one :class:`LunosConfig`, over shared connection pools.
 
     ``http_client`` / ``http_async_client`` may be injected (e.g. with a mock transport or
-    custom TLS); injected clients are used as they are and never closed by us.
+    custom TLS); injected clients are used as they are and never closed by us. They may
+    be httpx or httpx2 clients (see :mod:`.http_lib`); anything else is refused here.
     """
 
     def __init__(
         self,
         config: LunosConfig,
         *,
-        http_client: httpx.Client | None = None,
-        http_async_client: httpx.AsyncClient | None = None,
+        http_client: Any = None,
+        http_async_client: Any = None,
     ) -> None:
+        check_client(http_client, is_async=False, argument="http_client")
+        check_client(http_async_client, is_async=True, argument="http_async_client")
         self.config = config
         self._http_client = http_client
         self._http_async_client = http_async_client
@@ -105,7 +108,7 @@ class Transport:
         self._stream_timeout = httpx.Timeout(
             connect=t.connect, read=idle, write=t.write, pool=t.pool
         )
-        self._urls: dict[str, httpx.URL] = {}
+        self._urls: dict[tuple[str, str], Any] = {}
         #: The whole-attempt bound (deadline module) and the stream progress bound.
         self._attempt_seconds = whole_attempt_seconds(t)
         self._idle_seconds = (
@@ -174,19 +177,21 @@ class Transport:
         """The URL of ``path`` as messages show it (credentials masked)."""
         return self._display_base + path
 
-    def _parsed_url(self, path: str) -> httpx.URL:
+    def _parsed_url(self, path: str, lib: http_lib.HTTPLib = http_lib.HTTPX) -> Any:
         """The parsed URL for ``path``, parsed once: httpx re-parses a string URL on every
-        request (~13 µs), and a transport only ever calls a handful of paths."""
-        url = self._urls.get(path)
+        request (~13 µs), and a transport only ever calls a handful of paths. Each library
+        (httpx, httpx2) only takes its own URL type."""
+        key = (lib.name, path)
+        url = self._urls.get(key)
         if url is None:
-            url = httpx.URL(self._request_base + path)
+            url = lib.url(self._request_base + path)
             if len(self._urls) < _URL_CACHE_SIZE:  # bounded: model ids can appear in paths
-                self._urls[path] = url
+                self._urls[key] = url
         return url
 
     def _build(
         self,
-        client: httpx.Client | httpx.AsyncClient,
+        client: Any,
         method: str,
         path: str,
         body: Any,
@@ -201,17 +206,18 @@ class Transport:
         content = encode_body(body) if body is not None else None
         if content is None:
             del h["Content-Type"]
+        lib = lib_of(client)
         extensions: dict[str, Any] = {
             # Bounds every socket operation of connections this request opens (deadline.py).
-            "trace": deadline.async_trace
-            if isinstance(client, httpx.AsyncClient)
-            else deadline.sync_trace
+            "trace": lib.async_trace
+            if isinstance(client, http_lib.ASYNC_CLIENTS)
+            else lib.sync_trace
         }
         if stream:
             extensions["timeout"] = self._stream_timeout.as_dict()
-        return client.build_request(
+        return client.build_request(  # type: ignore[no-any-return]
             method,
-            self._parsed_url(path),
+            self._parsed_url(path, lib),
             content=content,
             params=params,
             headers=h,
@@ -249,7 +255,7 @@ class Transport:
             method, content = "GET", b""
             for name in ("content-type", "content-length"):
                 headers.pop(name, None)
-        return httpx.Request(
+        return type(request)(  # the request's own library (httpx or httpx2)
             method,
             target,
             headers=headers,
@@ -262,7 +268,9 @@ class Transport:
             attempt, headers, backoff=self.config.retry_backoff, cap=self.config.max_retry_wait
         )
 
-    def _status_error(self, response: httpx.Response, content: bytes) -> APIStatusError:
+    def _status_error(self, response: httpx.Response, content: bytes) -> LunosError:
+        if response.status_code == 407:  # a forwarding proxy's answer, not Lunos's
+            return failures.proxy_auth_error(self.config.proxy, self._display_base, "its answer")
         return error_from_response(
             response.status_code,
             content,
@@ -296,13 +304,16 @@ class Transport:
         )
 
     def _read_failed(
-        self, exc: httpx.HTTPError, budget: Budget, method: str, path: str
+        self, exc: Exception, budget: Budget, method: str, path: str, reader: BodyReader
     ) -> LunosError:
         """The typed error for a body read that broke (deadline, network, decoding)."""
         route = f"{method} {path}"
-        if isinstance(exc, httpx.TimeoutException) and budget.expired():
+        if isinstance(exc, TIMEOUT_ERRORS) and budget.expired():
             return bodies.deadline_error(route, budget, self.url(path))
-        if isinstance(exc, httpx.TransportError):
+        if failures.is_cut(exc):
+            status, got = reader.response.status_code, len(reader.buffer)
+            return failures.cut_error(exc, route, self.url(path), status, got, reader.attempt)
+        if isinstance(exc, TRANSPORT_ERRORS):
             return connection_error(exc, self.url(path))
         return APIResponseValidationError(
             f"The body Lunos sent for {route} could not be decoded ({type(exc).__name__}: {exc}).",
@@ -344,12 +355,13 @@ class Transport:
         # attempt only.
         original = self._build(client, method, path, body, params, headers, stream)
         attempt = 0
+        budget.stale_retried = False
         while True:
             started = time.perf_counter()
             request = original
             if observation:  # may refuse (a budget) before a byte of this attempt is sent
                 observation.on_attempt(attempt, request.headers)
-            token = deadline.enter(budget.start())
+            token = deadline.enter(failures.fresh_attempt(budget.start()))
             try:
                 response = client.send(request, stream=True, follow_redirects=False)
                 hops = 0
@@ -358,8 +370,10 @@ class Transport:
                     request = self._redirected(request, response, hops)
                     hops += 1
                     response = client.send(request, stream=True, follow_redirects=False)
-            except httpx.TransportError as exc:
+            except TRANSPORT_ERRORS as exc:
                 self._log(method, path, type(exc).__name__, attempt, started)
+                if failures.send_failed(exc, budget, self.url(path), self.config):
+                    continue
                 if attempt >= self.config.max_retries:
                     raise connection_error(exc, self.url(path)) from exc
                 time.sleep(self._retry_wait(attempt, None))
@@ -376,7 +390,7 @@ class Transport:
             deadline.attach(response, budget)
             try:
                 content = bytes(bodies.read_body(reader))
-            except (httpx.HTTPError, LunosError):
+            except http_lib.HTTP_OR_LUNOS_ERRORS:
                 content = bytes(reader.buffer)
             finally:
                 deadline.attach(response, None)
@@ -405,15 +419,28 @@ class Transport:
         ``max_response_bytes`` once decompressed.
         """
         budget = self._budget()
-        response = self._send_sync(method, path, body, params, headers, False, budget, observation)
-        deadline.attach(response, budget)
-        try:
-            content = bodies.read_body(self._body_reader(response, budget, method, path))
-        except httpx.HTTPError as exc:
-            raise self._read_failed(exc, budget, method, path) from exc
-        finally:
-            deadline.attach(response, None)
-            response.close()
+        cuts = 0
+        while True:
+            response = self._send_sync(
+                method, path, body, params, headers, False, budget, observation
+            )
+            deadline.attach(response, budget)
+            reader = None
+            try:
+                reader = self._body_reader(response, budget, method, path)
+                content = bodies.read_body(reader)
+                break
+            except HTTP_ERRORS as exc:
+                if reader is None:
+                    raise
+                if failures.resend_cut(exc, method, reader, cuts, self.config.max_retries):
+                    cuts += 1
+                    time.sleep(self._retry_wait(cuts - 1, None))
+                    continue
+                raise self._read_failed(exc, budget, method, path, reader) from exc
+            finally:
+                deadline.attach(response, None)
+                response.close()
         data = decode_json_body(response, content, self._secrets)
         return JSONResponse(
             response.status_code, data, response.headers, request_id_of(response.headers)
@@ -468,7 +495,7 @@ class Transport:
                             return
                     if budget.tick(away, moved):  # restart on progress, else check
                         raise state.idle(idle)
-            except httpx.TransportError as exc:
+            except TRANSPORT_ERRORS as exc:
                 raise state.broken(exc, idle) from exc
             except WireFormatError as exc:
                 raise state.invalid(exc) from None
@@ -501,12 +528,13 @@ class Transport:
         # attempt only.
         original = self._build(client, method, path, body, params, headers, stream)
         attempt = 0
+        budget.stale_retried = False
         while True:
             started = time.perf_counter()
             request = original
             if observation:  # may refuse (a budget) before a byte of this attempt is sent
                 observation.on_attempt(attempt, request.headers)
-            token = deadline.enter(budget.start())
+            token = deadline.enter(failures.fresh_attempt(budget.start()))
             try:
                 response = await client.send(request, stream=True, follow_redirects=False)
                 hops = 0
@@ -515,8 +543,10 @@ class Transport:
                     request = self._redirected(request, response, hops)
                     hops += 1
                     response = await client.send(request, stream=True, follow_redirects=False)
-            except httpx.TransportError as exc:
+            except TRANSPORT_ERRORS as exc:
                 self._log(method, path, type(exc).__name__, attempt, started)
+                if failures.send_failed(exc, budget, self.url(path), self.config):
+                    continue
                 if attempt >= self.config.max_retries:
                     raise connection_error(exc, self.url(path)) from exc
                 await asyncio.sleep(self._retry_wait(attempt, None))
@@ -533,7 +563,7 @@ class Transport:
             deadline.attach(response, budget)
             try:
                 content = bytes(await bodies.aread_body(reader))
-            except (httpx.HTTPError, LunosError):
+            except http_lib.HTTP_OR_LUNOS_ERRORS:
                 content = bytes(reader.buffer)
             finally:
                 deadline.attach(response, None)
@@ -558,18 +588,29 @@ class Transport:
     ) -> JSONResponse:
         client, release = self._acquire_async()
         budget = self._budget()
+        cuts = 0
         try:
-            response = await self._send_async(
-                client, method, path, body, params, headers, False, budget, observation
-            )
-            deadline.attach(response, budget)
-            try:
-                content = await bodies.aread_body(self._body_reader(response, budget, method, path))
-            except httpx.HTTPError as exc:
-                raise self._read_failed(exc, budget, method, path) from exc
-            finally:
-                deadline.attach(response, None)
-                await response.aclose()
+            while True:
+                response = await self._send_async(
+                    client, method, path, body, params, headers, False, budget, observation
+                )
+                deadline.attach(response, budget)
+                reader = None
+                try:
+                    reader = self._body_reader(response, budget, method, path)
+                    content = await bodies.aread_body(reader)
+                    break
+                except HTTP_ERRORS as exc:
+                    if reader is None:
+                        raise
+                    if failures.resend_cut(exc, method, reader, cuts, self.config.max_retries):
+                        cuts += 1
+                        await asyncio.sleep(self._retry_wait(cuts - 1, None))
+                        continue
+                    raise self._read_failed(exc, budget, method, path, reader) from exc
+                finally:
+                    deadline.attach(response, None)
+                    await response.aclose()
         finally:
             release()
         data = decode_json_body(response, content, self._secrets)
@@ -625,7 +666,7 @@ class Transport:
                             return
                     if budget.tick(away, moved):  # restart on progress, else check
                         raise state.idle(idle)
-            except httpx.TransportError as exc:
+            except TRANSPORT_ERRORS as exc:
                 raise state.broken(exc, idle) from exc
             except WireFormatError as exc:
                 raise state.invalid(exc) from None

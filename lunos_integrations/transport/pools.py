@@ -33,15 +33,19 @@ from typing import Any
 
 import httpx
 
-from .._forksafe import ForkSafeLock
-from ..config import LunosConfig
+from ..config import LunosConfig, TLSSettings
+from . import http_lib, tls
 
 
-def _limits(config: LunosConfig) -> httpx.Limits:
-    return httpx.Limits(
-        max_connections=config.max_connections,
-        max_keepalive_connections=min(config.max_connections, 100),
-        keepalive_expiry=30.0,
+def _stack(config: LunosConfig) -> Any:
+    """The library the pools of ``config`` run on (``http_stack``; httpx by default)."""
+    return http_lib.stack_module(config.http_stack)
+
+
+def _limits(config: LunosConfig, per_pool: int | None = None) -> Any:
+    n = config.max_connections if per_pool is None else per_pool
+    return _stack(config).Limits(
+        max_connections=n, max_keepalive_connections=min(n, 100), keepalive_expiry=30.0
     )
 
 
@@ -61,31 +65,24 @@ class _NoCookies(CookieJar):
         return None
 
 
-_ssl_lock = ForkSafeLock()
-_ssl_context: ssl.SSLContext | None = None
-
-
-def shared_ssl_context() -> ssl.SSLContext:
-    """One TLS context for every client this process creates.
+def shared_ssl_context(settings: TLSSettings | None = None) -> ssl.SSLContext:
+    """The one TLS context every client with these settings shares (see ``tls.py``).
 
     httpx builds a new context per client by default, loading the whole CA bundle each time
     (~25 ms). An event loop's async pool is eight clients, so that was ~0.2 s of blocking the
-    event loop on a model's first async call (per loop and pool key). The context is built
-    the way httpx builds its default one (``SSL_CERT_FILE`` / ``SSL_CERT_DIR`` honoured, else
-    certifi's bundle), once.
+    event loop on a model's first async call (per loop and pool key). Without ``settings``:
+    those the environment gives now.
     """
-    global _ssl_context
-    with _ssl_lock:
-        if _ssl_context is None:
-            _ssl_context = httpx.create_ssl_context(trust_env=True)
-        return _ssl_context
+    return tls.CONTEXTS.get(settings if settings is not None else TLSSettings.resolve())
 
 
 def _client_kwargs(config: LunosConfig) -> dict[str, Any]:
     kwargs: dict[str, Any] = {
-        "verify": shared_ssl_context(),
+        "verify": shared_ssl_context(config.tls),
         "cookies": _NoCookies(),
-        "timeout": config.timeout,
+        "timeout": config.timeout
+        if config.http_stack == "httpx"
+        else _stack(config).Timeout(**config.timeout.as_dict()),
         "limits": _limits(config),
         # Redirects are followed by the transport itself, same-origin only (see
         # Transport._redirected), so neither key nor prompt can reach another host.
@@ -115,12 +112,9 @@ class _Shards:
         count = max(1, min(ASYNC_SHARDS, config.max_connections // 16))
         per_shard = -(-config.max_connections // count)
         kwargs = _client_kwargs(config)
-        kwargs["limits"] = httpx.Limits(
-            max_connections=per_shard,
-            max_keepalive_connections=min(per_shard, 100),
-            keepalive_expiry=30.0,
-        )
-        self.clients = [httpx.AsyncClient(**kwargs) for _ in range(count)]
+        kwargs["limits"] = _limits(config, per_shard)
+        stack = _stack(config)
+        self.clients = [stack.AsyncClient(**kwargs) for _ in range(count)]
         self.inflight = [0] * count
         #: The loop-shutdown hook (see :func:`_close_with_loop`); kept alive with the shards.
         self.closer: AsyncGenerator[None, None] | None = None
@@ -245,7 +239,7 @@ class PoolRegistry:
         with self._lock:
             entry = self._entries.setdefault(key, _Entry())
             if entry.sync is None or entry.sync.is_closed:
-                entry.sync = httpx.Client(**_client_kwargs(config))
+                entry.sync = _stack(config).Client(**_client_kwargs(config))
                 if not self._atexit_registered:
                     # Models are rarely closed explicitly; close idle sockets at exit instead
                     # of leaving them to the garbage collector (ResourceWarning noise).
@@ -350,8 +344,7 @@ _REGISTRIES: weakref.WeakSet[PoolRegistry] = weakref.WeakSet()
 
 def _after_fork_in_child() -> None:
     """Reset every registry, and the TLS context (OpenSSL locks may be held mid-handshake)."""
-    global _ssl_context
-    _ssl_context = None
+    tls.CONTEXTS.reset()
     for registry in list(_REGISTRIES):
         registry._after_fork_in_child()
 

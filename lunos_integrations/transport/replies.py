@@ -18,6 +18,7 @@ from .._json import loads as fast_json_loads
 from ..errors import APIConnectionError, APIResponseValidationError, APITimeoutError
 from ..redact import NO_SECRETS, Secrets, scrub_text
 from . import bodies
+from .http_lib import TIMEOUT_ERRORS
 
 _REQUEST_ID_HEADERS = ("x-request-id", "request-id", "x-lunos-request-id")
 _DUMPS = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
@@ -116,8 +117,8 @@ def decode_json_body(
     )
 
 
-def connection_error(exc: httpx.TransportError, url: str) -> APIConnectionError:
-    if isinstance(exc, httpx.TimeoutException):
+def connection_error(exc: Exception, url: str) -> APIConnectionError:
+    if isinstance(exc, TIMEOUT_ERRORS):
         return APITimeoutError(f"Request to {url} timed out ({type(exc).__name__}).", url=url)
     return APIConnectionError(
         f"Could not reach {url}: {type(exc).__name__}: {exc}. "

@@ -11,8 +11,6 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-import httpx
-
 from .._json import loads as fast_json_loads
 from ..errors import (
     APIResponseValidationError,
@@ -26,6 +24,7 @@ from ..errors import (
 )
 from ..redact import NO_SECRETS, Secrets, scrub_text
 from .deadline import chat_progress, messages_progress
+from .http_lib import READ_TIMEOUTS, TIMEOUT_ERRORS
 from .replies import StreamEvent
 from .sse import SSEEvent, SSELineTooLongError, SSEParser
 
@@ -136,10 +135,10 @@ class StreamState:
             "The answer is incomplete and was not returned as complete."
         )
 
-    def broken(self, exc: httpx.TransportError, idle: float | None) -> LunosError:
-        if isinstance(exc, httpx.ReadTimeout):
+    def broken(self, exc: Exception, idle: float | None) -> LunosError:
+        if isinstance(exc, READ_TIMEOUTS):
             return self.idle(idle)
-        if isinstance(exc, httpx.TimeoutException):
+        if isinstance(exc, TIMEOUT_ERRORS):
             return APITimeoutError(f"The Lunos stream timed out ({type(exc).__name__}).")
         return self.truncated(f"the connection broke ({type(exc).__name__}: {exc})")
 

@@ -167,6 +167,18 @@ RECIPES = [
         },
     ),
     Recipe(
+        "record_replay",
+        (
+            "answer: Hello! You said: Give one tip about tea, in five words.",
+            "recorded 2 chat requests to tips.yaml",
+            "replayed answer equals the recording: True",
+            "replayed stream equals the recording: True",
+            "requests that reached the server during replay: 0",
+            "key or app id in the cassette: False",
+        ),
+        {r"^streamed in (?:[2-9]|[1-9]\d+) chunks: Hello! You said: Give one tip about coffee": 1},
+    ),
+    Recipe(
         "distributed_workers",
         (
             "answers matched to their prompts: 12/12",

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import warnings
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -69,3 +70,23 @@ def schema_checked(server: LocalLunosServer) -> Iterator[LocalLunosServer]:
     yield server
     for route, body in chat_bodies(server):
         assert_schema_valid(route, body)
+
+
+CASSETTES = Path(__file__).parent / "cassettes"
+
+
+@pytest.fixture(scope="module")
+def vcr_config() -> dict[str, Any]:
+    """Cassettes for langchain-tests' VCR tests (``test_stream_time``), recorded once from
+    the local server and committed: key, app id and cookies redacted, matched on method,
+    path and body (the server's port differs on every run). Re-record with
+    ``pytest tests/langchain/test_lc_standard.py -k stream_time --record-mode=rewrite``."""
+    from lunos_integrations.testing.recording import vcr_config as lunos_vcr_config
+
+    # test_stream_time replays its one stream many times (pytest-benchmark rounds).
+    return lunos_vcr_config(secrets=[shared_server().api_key], allow_playback_repeats=True)
+
+
+@pytest.fixture(scope="module")
+def vcr_cassette_dir() -> str:
+    return str(CASSETTES)

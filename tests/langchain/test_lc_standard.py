@@ -93,6 +93,12 @@ class _LunosIntegrationBase(ChatModelIntegrationTests):
         return "openai/gpt-4o"
 
     @property
+    def enable_vcr_tests(self) -> bool:
+        """``test_stream_time`` replays cassettes under tests/langchain/cassettes (see the
+        ``vcr_config`` fixture in conftest.py)."""
+        return True
+
+    @property
     def supports_json_mode(self) -> bool:
         return self.api == "chat_completions"
 

@@ -28,7 +28,7 @@ import pytest
 
 from lunos_integrations.catalog import clear_catalog_cache
 from lunos_integrations.testing import Delay, LocalLunosServer
-from lunos_integrations.transport import pools
+from lunos_integrations.transport import pools, tls
 from lunos_integrations.usage import track_usage
 
 from .support import (
@@ -202,7 +202,7 @@ def test_child_starts_with_empty_pools_and_the_parents_leases() -> None:
             return {
                 "stats": pools.POOLS.stats(),
                 "pid_matches": pools.POOLS._pid == os.getpid(),
-                "tls_context_reset": pools._ssl_context is None,
+                "tls_context_reset": not tls.CONTEXTS._contexts,
                 "answer": ask(model, "in the child"),
             }
 
@@ -258,7 +258,7 @@ def test_locks_held_by_another_thread_at_fork_do_not_deadlock_the_child(
     with track_usage() as usage:
         locks = [
             pools.POOLS._lock,
-            pools._ssl_lock,
+            tls.CONTEXTS._lock,
             CACHE._lock,
             CACHE._key_lock(lunos_server.base_url),
             shared._SHARED_LOCK,

@@ -25,6 +25,7 @@ from reliability_harness import (
 from lunos_integrations.errors import (
     APIConnectionError,
     APITimeoutError,
+    IncompleteResponseError,
     StreamTruncatedError,
 )
 from lunos_integrations.testing import Delay, Disconnect, LocalLunosServer, StreamFault
@@ -81,18 +82,26 @@ async def test_reset_before_the_response_past_max_retries(
 async def test_close_after_headers_is_not_an_answer(
     driver: Driver, reset: bool, make: Any, srv: LocalLunosServer
 ) -> None:
-    """Headers said 200, then the connection died: a connection error, sent once.
+    """Headers said 200, then the connection died before any body byte.
 
-    Not retried: the request reached the server, which may already have done (and billed)
-    the work; retrying a non-idempotent call is the caller's decision.
+    A stream is not retried (it may have been handed to the caller in part). A non-streamed
+    call is sent again (issue 23: the caller was handed nothing and no body had arrived);
+    past max_retries it says the server answered and the body was cut.
     """
     srv.enqueue(Disconnect("after_headers", reset=reset), path=driver.path)
     model = make(driver, timeout=PATIENT)
     out, elapsed = await driver.timed(model, PROMPT)
-    assert isinstance(out, APIConnectionError), out
     if driver.is_stream:
         assert isinstance(out, StreamTruncatedError), out
-    assert len(chat_requests(srv, driver.path)) == 1
+        assert len(chat_requests(srv, driver.path)) == 1
+    else:
+        assert not isinstance(out, BaseException), out
+        assert len(chat_requests(srv, driver.path)) == 2
+    srv.enqueue(Disconnect("after_headers", reset=reset), path=driver.path)
+    out, _ = await driver.timed(make(driver, max_retries=0), PROMPT)
+    assert isinstance(out, APIConnectionError), out
+    if not driver.is_stream:
+        assert isinstance(out, IncompleteResponseError) and "cut after 0 bytes" in str(out)
     assert elapsed < PATIENT / 2  # it failed on the fault, not on the timeout
 
 

@@ -171,12 +171,25 @@ def test_reset_before_response_is_retried(
     assert len(lunos_server.requests) == 2
 
 
-def test_close_after_headers_is_a_connection_error_not_retried(
+def test_close_after_headers_is_retried_as_no_body_had_arrived(
+    lunos_server: LocalLunosServer, make_transport: MakeTransport
+) -> None:
+    """Issue 23: a non-streamed reply cut after its 200 headers, before any body byte, is
+    sent again (the caller was handed nothing)."""
+    lunos_server.enqueue(Disconnect("after_headers", reset=False))
+    resp = make_transport().request("POST", "/chat/completions", body=CHAT_BODY)
+    assert resp.status_code == 200
+    assert len(lunos_server.requests) == 2
+
+
+def test_close_after_headers_says_the_server_answered(
     lunos_server: LocalLunosServer, make_transport: MakeTransport
 ) -> None:
     lunos_server.enqueue(Disconnect("after_headers", reset=False))
-    with pytest.raises(E.APIConnectionError):
-        make_transport().request("POST", "/chat/completions", body=CHAT_BODY)
+    with pytest.raises(E.IncompleteResponseError, match=r"answered 200 .* cut after 0 bytes") as ei:
+        make_transport(max_retries=0).request("POST", "/chat/completions", body=CHAT_BODY)
+    assert "Could not reach" not in str(ei.value) and ei.value.received == 0
+    assert isinstance(ei.value, E.APIConnectionError)  # what callers already catch
     assert len(lunos_server.requests) == 1
 
 
