@@ -37,6 +37,8 @@ __all__ = ["GO", "FAIL", "HOLD", "SLEEP", "Governor"]
 #: Verdicts of :meth:`Governor.decide`.
 GO, SLEEP, HOLD, FAIL = "go", "sleep", "hold", "fail"
 _EPSILON = 1e-4
+#: Pacing slots are booked at most this far ahead (see ``_decide``).
+HORIZON_S = 0.1
 
 
 class Governor:
@@ -132,7 +134,7 @@ class Governor:
         if t.granted and (health.down or now < self.paused_until):
             self._ungrant(t)
         if health.down:
-            if health.may_probe(now):
+            if t.may_probe and health.may_probe(now) and self._probe_turn(t):
                 health.probe_sent()
                 t.probe = True
                 self._stats["probes"] += 1
@@ -148,6 +150,7 @@ class Governor:
         if now < self.paused_until:
             if t.release_at is None or t.release_at < self.paused_until:
                 t.release_at = self.paused_until + self._rng.random() * self._spread
+            t.slot_at = None  # a slot booked before the pause is void: book anew after it
             return SLEEP, t.release_at - now
         if t.release_at is not None and now < t.release_at - _EPSILON:
             return SLEEP, t.release_at - now
@@ -158,10 +161,37 @@ class Governor:
                 self._slot_queue.append(t)
                 return HOLD, math.inf
         if t.slot_at is None:
+            # Book only slots close at hand: a slot booked far ahead at a low rate would
+            # keep its place when the rate grows meanwhile.
+            ahead = self._pace_delay(now)
+            if ahead > HORIZON_S:
+                return SLEEP, ahead - HORIZON_S / 2
             t.slot_at = self._book(t, now)
         if t.slot_at > now + _EPSILON:
             return SLEEP, t.slot_at - now
         return self._go(t, now)
+
+    def _probe_turn(self, t: Ticket) -> bool:
+        """Whether ``t`` should be the next probe: a held call with fewer attempts goes
+        first (woken here), so a failing probe does not spend one call's every retry."""
+        best = t
+        for other in self._outage_queue:
+            if other.may_probe and other.tries < best.tries:
+                best = other
+        if best is t:
+            return True
+        best.wake()
+        return False
+
+    def _pace_delay(self, now: float) -> float:
+        """Seconds until the slowest pacer would admit one more attempt (no booking)."""
+        ahead = self.rate.delay(now)
+        for pacer in (self._rpm, self._tpm):
+            if pacer is not None:
+                ahead = max(ahead, pacer.delay(now))
+        if self._header_pacer is not None and now < self._header_until:
+            ahead = max(ahead, self._header_pacer.delay(now))
+        return ahead
 
     def _book(self, t: Ticket, now: float) -> float:
         """The earliest time every pacer allows this attempt (each books its slot)."""
@@ -175,12 +205,15 @@ class Governor:
         return at
 
     def _go(self, t: Ticket, now: float) -> tuple[str, float]:
+        if t.probe and t in self._outage_queue:
+            self._outage_queue.remove(t)
         if not t.granted:
             self.inflight += 1
         t.granted = False
         t.admitted = True
         t.sent_at = now
         t.inflight_at_send = self.inflight
+        self.rate.on_sent(now)
         t.release_at = t.slot_at = None
         self._stats["admitted"] += 1
         return GO, 0.0
@@ -255,23 +288,25 @@ class Governor:
                     self._wake_outage_probe()  # the next probe is one of the held
                 self._grant()
                 return
-            # The gateway answered: it is up, whatever it said.
+            # The gateway answered a probe: it is up, whatever it said. (Other answers during
+            # an outage - a catalog GET, a call admitted before it - prove less.)
             health.record(now, False)
-            if health.down:
+            if health.down and t.probe:
                 health.recovered()
                 self.budget.refill()
                 self._release_outage(now)
             if outcome is Outcome.OK:
                 self.rate.on_accepted(t.sent_at, now)
-                self.inflight_limit.on_accepted(t.inflight_at_send, now)
+                self.inflight_limit.on_accepted(t.sent_at, now)
                 self.budget.refund()
             else:
                 self._stats["refused"] += 1
-                self.rate.on_refused(now)
                 if retry_after is not None and retry_after > 0:
                     self._pause(now + retry_after, retry_after)
-                else:
-                    self.inflight_limit.on_refused(t.inflight_at_send, now)
+                elif self.inflight_limit.on_refused(self.inflight, self.rate.rate):
+                    # Refused for concurrency (the limit fell): the rate was not the cause.
+                    t.sent_at = -math.inf
+                self.rate.on_refused(t.sent_at, now, max(now, self.paused_until))
             if headers is not None:
                 self._read_headers(headers, now)
             self._grant()
@@ -299,7 +334,7 @@ class Governor:
     def _release_outage(self, now: float) -> None:
         """The outage is over: wake every held attempt, each at its own jittered time."""
         held, self._outage_queue = self._outage_queue, []
-        spread = spread_for(min(1.0, 0.02 * len(held)))
+        spread = spread_for(min(1.0, 0.01 * len(held)))
         for t in held:
             t.release_at = now + self._rng.random() * spread
             t.wake()
@@ -330,12 +365,18 @@ class Governor:
         )
 
     def admit(
-        self, kind: Kind = Kind.FIRST, *, cost: float = 0.0, limit: float | None = None,
+        self,
+        kind: Kind = Kind.FIRST,
+        *,
+        cost: float = 0.0,
+        limit: float | None = None,
         what: str = "the timeout",
+        may_probe: bool = True,
+        tries: int = 0,
     ) -> Ticket:
         """Block until an attempt may be sent; raise :class:`ThrottledError` if it cannot be
         within ``limit`` seconds (``None``: no bound)."""
-        t = Ticket(kind, cost)
+        t = Ticket(kind, cost, may_probe, tries)
         clock = self.clock
         start = now = clock()
         try:
@@ -361,11 +402,17 @@ class Governor:
             raise
 
     async def aadmit(
-        self, kind: Kind = Kind.FIRST, *, cost: float = 0.0, limit: float | None = None,
+        self,
+        kind: Kind = Kind.FIRST,
+        *,
+        cost: float = 0.0,
+        limit: float | None = None,
         what: str = "the timeout",
+        may_probe: bool = True,
+        tries: int = 0,
     ) -> Ticket:
         """:meth:`admit` for coroutines (the event loop keeps running while held)."""
-        t = Ticket(kind, cost)
+        t = Ticket(kind, cost, may_probe, tries)
         clock = self.clock
         start = now = clock()
         try:

@@ -37,10 +37,24 @@ def estimate_tokens(content: bytes | None, body: Any) -> float:
 class CallGate:
     """One call's passage through its key's governor."""
 
-    __slots__ = ("_governor", "_kind", "_limit", "_ticket", "_what", "cost", "waited")
+    __slots__ = (
+        "_governor",
+        "_kind",
+        "_limit",
+        "_probe",
+        "_ticket",
+        "_tries",
+        "_what",
+        "cost",
+        "waited",
+    )
 
-    def __init__(self, governor: Governor, cost: float, limit: float | None, what: str) -> None:
+    def __init__(
+        self, governor: Governor, cost: float, limit: float | None, what: str, probe: bool
+    ) -> None:
         self._governor = governor
+        self._probe = probe
+        self._tries = 0
         self._kind = Kind.FIRST
         self._ticket: Ticket | None = None
         self._limit = limit
@@ -50,14 +64,28 @@ class CallGate:
         self.waited = 0.0
 
     def admit(self) -> None:
-        ticket = self._governor.admit(self._kind, cost=self.cost, limit=self._limit, what=self._what)
+        ticket = self._governor.admit(
+            self._kind,
+            cost=self.cost,
+            limit=self._limit,
+            what=self._what,
+            may_probe=self._probe,
+            tries=self._tries,
+        )
+        self._tries += 1
         self._ticket = ticket
         self.waited += ticket.waited
 
     async def aadmit(self) -> None:
         ticket = await self._governor.aadmit(
-            self._kind, cost=self.cost, limit=self._limit, what=self._what
+            self._kind,
+            cost=self.cost,
+            limit=self._limit,
+            what=self._what,
+            may_probe=self._probe,
+            tries=self._tries,
         )
+        self._tries += 1
         self._ticket = ticket
         self.waited += ticket.waited
 
@@ -121,8 +149,10 @@ NO_GATE = _NoGate()
 Gate = CallGate | _NoGate
 
 
-def gate_for(key: GovernorKey | None, cost: float, limit: float | None, what: str) -> Gate:
-    """The gate of one call on ``key`` (None: governor off)."""
+def gate_for(
+    key: GovernorKey | None, cost: float, limit: float | None, what: str, method: str
+) -> Gate:
+    """The gate of one call on ``key`` (None: governor off); only non-GET calls probe."""
     if key is None:
         return NO_GATE
-    return CallGate(GOVERNORS.get(key), cost, limit, what)
+    return CallGate(GOVERNORS.get(key), cost, limit, what, method != "GET")

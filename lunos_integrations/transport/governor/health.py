@@ -31,7 +31,7 @@ FAILURE_SHARE = 0.5
 #: Probe intervals during an outage: first, growth factor, largest.
 PROBE_FIRST_S = 0.25
 PROBE_GROWTH = 1.5
-PROBE_MAX_S = 1.0
+PROBE_MAX_S = 0.5
 #: Seconds an outage may last before held calls give up (and new ones fail at once).
 PATIENCE_S = 10.0
 #: Retry bucket: capacity, cost of one retry, refund per success.

@@ -10,9 +10,9 @@ the AWS SDKs' adaptive retry mode and TCP congestion control find theirs:
   that rate after ``RECOVERY_S`` seconds and then probes upward, faster the longer no
   refusal comes. Attempts are spaced by the generic cell-rate algorithm (a token bucket
   kept as one "theoretical arrival time"), so a held burst leaves one by one.
-* :class:`InflightLimit` - AIMD on the number of attempts in flight, lowered only when a
-  refusal arrives at a concurrency higher than any recent success had (a concurrency cap,
-  not a rate, refused it) and raised by one per limit's worth of successes.
+* :class:`InflightLimit` - AIMD on the number of attempts in flight: lowered to what is
+  still in flight when a refusal comes back, never below what the learned rate needs, and
+  raised by one per four limits' worth of successes.
 
 Everything here is pure arithmetic on a ``now`` the caller passes, so tests drive it with
 a fake clock.
@@ -21,18 +21,22 @@ a fake clock.
 from __future__ import annotations
 
 import math
+from collections import deque
 
-#: Multiplicative decrease on a refusal (CUBIC's beta; AWS adaptive mode uses 0.7).
-BETA = 0.7
+#: Multiplicative decrease on a refusal (CUBIC's beta is 0.7; a gentler 0.8 here, because each refusal that carries Retry-After also pauses the whole key).
+BETA = 0.8
 #: Seconds the cubic curve takes to come back to the rate at the last refusal.
-RECOVERY_S = 2.0
-#: Width of the window over which the accepted rate is measured.
+RECOVERY_S = 3.0
+#: Shortest epoch over which the accepted rate is measured (and the window measured).
 MEASURE_S = 1.0
+#: Refusals of attempts sent this soon after an epoch began belong to the event that
+#: ended the previous one (they were booked or in flight when the rate fell).
+GRACE_S = 0.1
+#: In slow start (no measured rate yet) the rate doubles this often.
+SLOW_START_DOUBLING_S = 0.5
 #: The learned rate never goes below this (requests per second): a key that refuses
 #: everything is handled by Retry-After or by the health tracker, not by starving calls.
 MIN_RATE = 0.5
-#: How long a recent success's concurrency is remembered by the in-flight learner.
-INFLIGHT_MEMORY_S = 2.0
 
 
 class Pacer:
@@ -62,9 +66,29 @@ class Pacer:
 
 
 class RateEstimator:
-    """The sending rate learned from refusals; ``rate is None`` until the first one."""
+    """The sending rate learned from refusals; ``rate is None`` until the first one.
 
-    __slots__ = ("_accepted", "_c", "_k", "_last_refusal", "_pacer", "_w_max", "rate")
+    At a refusal, the rate the gateway accepts is measured as the accepted answers of the
+    last second of sending (time paused on the gateway's request left out). When too little
+    has been sent to measure (the first burst of a batch is refused within milliseconds),
+    a slow start begins instead: the rate doubles every half second until a refusal
+    measures it. Refusals of attempts sent just after a congestion event belong to it
+    (they were booked or in flight) and are not counted again.
+    """
+
+    __slots__ = (
+        "_c",
+        "_epoch_start",
+        "_first_sent",
+        "_k",
+        "_last_refusal",
+        "_pacer",
+        "_recent",
+        "_resumed_at",
+        "_slow_start",
+        "_w_max",
+        "rate",
+    )
 
     def __init__(self) -> None:
         self.rate: float | None = None
@@ -72,53 +96,67 @@ class RateEstimator:
         self._k = RECOVERY_S
         self._c = 0.0
         self._last_refusal = -math.inf
-        #: Send times of recent accepted attempts (for the measured rate).
-        self._accepted: list[float] = []
+        self._epoch_start: float | None = None
+        self._first_sent = math.inf
+        self._resumed_at = -math.inf
+        self._slow_start = False
+        #: Answer times of accepted attempts within the last MEASURE_S.
+        self._recent: deque[float] = deque()
         self._pacer: Pacer | None = None
 
-    def measured(self, now: float) -> float:
-        """Accepted attempts per second over the last :data:`MEASURE_S` seconds."""
-        horizon = now - MEASURE_S
-        acc = self._accepted
-        drop = 0
-        while drop < len(acc) and acc[drop] < horizon:
-            drop += 1
-        if drop:
-            del acc[:drop]
-        if not acc:
-            return 0.0
-        span = max(now - acc[0], 0.1) if len(acc) > 1 else MEASURE_S
-        return len(acc) / min(MEASURE_S, span)
+    def on_sent(self, now: float) -> None:
+        if self._epoch_start is None:
+            self._epoch_start = self._first_sent = now
 
     def on_accepted(self, sent_at: float, now: float) -> None:
         """An attempt sent at ``sent_at`` was not refused: count it and grow the rate."""
-        self._accepted.append(sent_at)
-        if len(self._accepted) > 4096:  # bounded whatever the traffic
-            del self._accepted[:2048]
-        if self.rate is None:
+        recent = self._recent
+        recent.append(now)
+        while recent[0] < now - MEASURE_S or len(recent) > 100_000:
+            recent.popleft()
+        rate = self.rate
+        if rate is None:
             return
         t = now - self._last_refusal
-        grown = self._c * (t - self._k) ** 3 + self._w_max
-        # Never faster than twice what the gateway was seen to accept (AWS does the same).
-        ceiling = max(2.0 * self.measured(now), self._w_max)
-        self._set(max(MIN_RATE, min(grown, ceiling)) if t > 0 else self.rate)
+        if t <= 0:
+            return
+        if self._slow_start:
+            grown = self._w_max * 2.0 ** (t / SLOW_START_DOUBLING_S)
+        else:
+            grown = self._c * (t - self._k) ** 3 + self._w_max
+        self._set(max(MIN_RATE, grown))
 
-    def on_refused(self, now: float) -> None:
-        """A 429: drop to ``BETA`` of the accepted rate and restart the cubic curve."""
-        if now - self._last_refusal < 0.1 and self.rate is not None:
-            return  # one congestion event, however many refusals it produced
-        accepted = self.measured(now)
-        base = accepted if accepted > 0 else (self.rate or MIN_RATE * 2) * BETA
-        self._w_max = max(base, MIN_RATE)
-        self._c = self._w_max * (1.0 - BETA) / RECOVERY_S**3
-        self._k = RECOVERY_S
-        self._last_refusal = now
-        self._set(max(MIN_RATE, self._w_max * BETA))
+    def accepted_rate(self, now: float) -> float | None:
+        """Accepted answers per second over the last :data:`MEASURE_S` of sending (time in
+        a pause excluded); None when less than half of that has passed since it resumed."""
+        start = max(now - MEASURE_S, self._resumed_at)
+        if self._epoch_start is None or start < self._first_sent or now - start < MEASURE_S / 2:
+            return None
+        return sum(1 for at in self._recent if at >= start) / (now - start)
 
-    def cap(self, rate: float | None) -> None:
-        """Clamp the learned rate to a rate the gateway told us (headers)."""
-        if rate is not None and (self.rate is None or rate < self.rate):
-            self._set(max(MIN_RATE, rate))
+    def on_refused(self, sent_at: float, now: float, resume_at: float) -> bool:
+        """A 429 at ``now`` for an attempt sent at ``sent_at``; sending resumes at
+        ``resume_at`` (after any pause asked for). False when it belongs to a congestion
+        event already counted: an attempt sent before the current epoch began."""
+        if self._epoch_start is not None and sent_at < self._epoch_start + GRACE_S:
+            return False
+        measured = self.accepted_rate(now)
+        if measured is not None and measured > 0:
+            self._slow_start = False
+            self._w_max = max(MIN_RATE, measured)
+            self._c = self._w_max * (1.0 - BETA) / RECOVERY_S**3
+            self._k = RECOVERY_S
+            rate = self._w_max * BETA
+        else:
+            self._slow_start = True
+            base = self.rate * BETA if self.rate is not None else float(len(self._recent))
+            self._w_max = rate = max(2.0 * MIN_RATE, base)
+        self._last_refusal = resume_at
+        self._epoch_start = resume_at
+        if resume_at > now:
+            self._resumed_at = resume_at
+        self._set(max(MIN_RATE, rate))
+        return True
 
     def _set(self, rate: float) -> None:
         self.rate = rate
@@ -126,6 +164,9 @@ class RateEstimator:
             self._pacer = Pacer(rate)
         else:
             self._pacer.rate = rate
+
+    def delay(self, now: float) -> float:
+        return 0.0 if self._pacer is None else self._pacer.delay(now)
 
     def reserve(self, now: float) -> float:
         """The time one attempt may be sent at the learned rate (``now`` when unlimited)."""
@@ -135,43 +176,49 @@ class RateEstimator:
 
 
 class InflightLimit:
-    """Attempts allowed in flight at once; ``limit is None`` until a concurrency refusal."""
+    """Attempts allowed in flight at once; ``limit is None`` until a concurrency refusal.
 
-    __slots__ = ("_ok_at", "_ok_max", "_ceiling", "_credit", "limit")
+    A refusal (without Retry-After) lowers the limit to the number of our attempts still in
+    flight when it came back: with a concurrency cap, the refused burst returns at once and
+    the count left is what the gateway is serving. The limit never goes below what the
+    learned rate needs (rate x latency, Little's law), so a rate limit, whose refusals come
+    back while few attempts are in flight, is left to the rate. Successes add one slot per
+    four limits' worth (additive increase).
+    """
+
+    __slots__ = ("_ceiling", "_credit", "latency", "limit")
 
     def __init__(self, ceiling: int = 10_000) -> None:
         self.limit: int | None = None
         self._ceiling = ceiling
-        self._ok_max = 0
-        self._ok_at = -math.inf
         self._credit = 0.0
+        #: Smoothed seconds from send to answer of accepted attempts.
+        self.latency: float | None = None
 
     def allows(self, inflight: int) -> bool:
         return self.limit is None or inflight < self.limit
 
-    def on_accepted(self, inflight_at_send: int, now: float) -> None:
-        if now - self._ok_at > INFLIGHT_MEMORY_S:
-            self._ok_max = 0
-        self._ok_max = max(self._ok_max, inflight_at_send)
-        self._ok_at = now
+    def on_accepted(self, sent_at: float, now: float) -> None:
+        took = max(0.0, now - sent_at)
+        self.latency = took if self.latency is None else 0.8 * self.latency + 0.2 * took
         if self.limit is not None:
-            self._credit += 1.0 / self.limit  # additive increase: +1 per window of successes
+            # Additive increase, slowly: +1 per four windows of successes (each probe above
+            # a real cap costs a refusal).
+            self._credit += 0.25 / self.limit
             if self._credit >= 1.0:
                 self._credit = 0.0
                 self.limit += 1
                 if self.limit >= self._ceiling:
                     self.limit = None
 
-    def on_refused(self, inflight_at_send: int, now: float) -> bool:
-        """A 429 sent at ``inflight_at_send`` concurrent attempts; True if the limit fell.
-
-        Only a refusal at a concurrency no recent success reached says "too many at once";
-        otherwise the rate, not the concurrency, was refused.
-        """
-        recent = self._ok_max if now - self._ok_at <= INFLIGHT_MEMORY_S else 0
-        if recent <= 0 or inflight_at_send <= recent:
+    def on_refused(self, inflight_now: int, rate: float | None) -> bool:
+        """A 429 came back with ``inflight_now`` other attempts in flight; True if lowered."""
+        if inflight_now < 1:
             return False
-        new = max(1, recent)
+        floor = 1
+        if rate is not None and self.latency is not None:
+            floor = max(1, math.ceil(rate * self.latency * 1.5))
+        new = max(floor, inflight_now)
         if self.limit is None or new < self.limit:
             self.limit = new
             self._credit = 0.0

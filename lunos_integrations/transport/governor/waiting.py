@@ -48,15 +48,23 @@ class Ticket:
         "inflight_at_send",
         "kind",
         "loop",
+        "may_probe",
         "probe",
         "release_at",
         "sent_at",
         "slot_at",
+        "tries",
         "waited",
     )
 
-    def __init__(self, kind: Kind = Kind.FIRST, cost: float = 0.0) -> None:
+    def __init__(
+        self, kind: Kind = Kind.FIRST, cost: float = 0.0, may_probe: bool = True, tries: int = 0
+    ) -> None:
         self.kind = kind
+        #: Attempts the call made before this one (probes go to the calls with fewest).
+        self.tries = tries
+        #: May test an outage's end: model calls may, a catalog GET proves too little.
+        self.may_probe = may_probe
         #: Estimated tokens of the request (for a declared tokens-per-minute limit).
         self.cost = cost
         #: Seconds this attempt was held before it was sent.
