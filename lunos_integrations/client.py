@@ -128,6 +128,9 @@ class LunosClient:
         stream_idle_timeout: float | None = None,
         max_connections: int | None = None,
         max_response_bytes: int | None = None,
+        rate_governor: bool | None = None,
+        requests_per_minute: float | None = None,
+        tokens_per_minute: float | None = None,
         http_client: httpx.Client | None = None,
         http_async_client: httpx.AsyncClient | None = None,
         config: LunosConfig | None = None,
@@ -147,6 +150,9 @@ class LunosClient:
                 stream_idle_timeout=stream_idle_timeout,
                 max_connections=max_connections,
                 max_response_bytes=max_response_bytes,
+                rate_governor=rate_governor,
+                requests_per_minute=requests_per_minute,
+                tokens_per_minute=tokens_per_minute,
             )
         self.config = config
         #: ``"learn"`` (drop what the server rejects, see :mod:`.parameters`), ``"catalog"``
@@ -223,6 +229,7 @@ class LunosClient:
                 exc, self.transport.secrets, response.status_code, response.request_id
             ) from exc
         result.request_id = response.request_id
+        result.rate_limit_wait_s = response.waited
         return result
 
     def _warm(self) -> Callable[[], None]:
@@ -562,6 +569,9 @@ CLIENT_SETTINGS = (
     "stream_idle_timeout",
     "max_connections",
     "max_response_bytes",
+    "rate_governor",
+    "requests_per_minute",
+    "tokens_per_minute",
     "gate_parameters",
 )
 

@@ -141,6 +141,13 @@ class ChatLunos(BaseChatModel):
     """Cap on open connections in the shared pool (default 1000)."""
     max_response_bytes: int | None = None
     """Refuse a reply (or whole stream) larger than this once decompressed (default 256 MiB)."""
+    rate_governor: bool = True
+    """Send every attempt through the key's shared rate governor (README "Rate limits and
+    throttling"); ``False`` lets each call retry on its own, as before."""
+    requests_per_minute: float | None = None
+    """The key's known request limit, paced to before any refusal (default: learned)."""
+    tokens_per_minute: float | None = None
+    """The key's known token limit (tokens estimated from each request; default: learned)."""
     gate_parameters: Literal["learn", "catalog"] | bool = "learn"
     """What to do about parameters a model does not support. ``"learn"`` (default): send
     what was set; when Lunos answers a 400 naming an unsupported parameter, drop it, retry
@@ -209,6 +216,9 @@ class ChatLunos(BaseChatModel):
             stream_idle_timeout=self.stream_idle_timeout,
             max_connections=self.max_connections,
             max_response_bytes=self.max_response_bytes,
+            rate_governor=self.rate_governor,
+            requests_per_minute=self.requests_per_minute,
+            tokens_per_minute=self.tokens_per_minute,
         )
         if isinstance(self.profile, LazyProfile):
             self.profile.arm()

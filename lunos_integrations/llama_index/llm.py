@@ -160,6 +160,17 @@ class LunosLLM(RebuiltOnUnpickle, FunctionCallingLLM):
         description="Refuse a reply (or whole stream) larger than this once decompressed "
         "(default 256 MiB).",
     )
+    rate_governor: bool = Field(
+        default=True,
+        description="Send every attempt through the key's shared rate governor (README "
+        "'Rate limits and throttling'); False lets each call retry on its own, as before.",
+    )
+    requests_per_minute: float | None = Field(
+        default=None, description="The key's known request limit (default: learned)."
+    )
+    tokens_per_minute: float | None = Field(
+        default=None, description="The key's known token limit (default: learned)."
+    )
     gate_parameters: Literal["learn", "catalog"] | bool = Field(
         default="learn",
         description="'learn' (default): send what is set; on a 400 naming an unsupported "

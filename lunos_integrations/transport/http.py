@@ -22,7 +22,6 @@ import httpx
 from .._version import __version__
 from ..config import LunosConfig
 from ..errors import (
-    APIConnectionError,
     APIResponseValidationError,
     APIStatusError,
     LunosError,
@@ -352,8 +351,10 @@ class Transport:
             finally:
                 deadline.attach(response, None)
                 response.close()
-            if retry and attempt < self.config.max_retries and should_retry_status(
-                response.status_code, response.headers
+            if (
+                retry
+                and attempt < self.config.max_retries
+                and should_retry_status(response.status_code, response.headers)
             ):
                 if retry == BACKOFF:  # not a 429: the governor paces those for every caller
                     time.sleep(self._retry_wait(attempt, response.headers))
@@ -513,8 +514,10 @@ class Transport:
             finally:
                 deadline.attach(response, None)
                 await response.aclose()
-            if retry and attempt < self.config.max_retries and should_retry_status(
-                response.status_code, response.headers
+            if (
+                retry
+                and attempt < self.config.max_retries
+                and should_retry_status(response.status_code, response.headers)
             ):
                 if retry == BACKOFF:  # not a 429: the governor paces those for every caller
                     await asyncio.sleep(self._retry_wait(attempt, response.headers))

@@ -16,10 +16,10 @@ from .waiting import Kind, Outcome, Ticket
 
 __all__ = [
     "BACKOFF",
-    "NOW",
-    "STOP",
     "GOVERNORS",
+    "NOW",
     "NO_GATE",
+    "STOP",
     "CallGate",
     "Gate",
     "Governor",

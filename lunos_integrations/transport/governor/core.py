@@ -25,6 +25,7 @@ import random
 import time
 from collections import deque
 from collections.abc import Callable, Mapping
+
 from ..._forksafe import ForkSafeLock
 from ...errors import ThrottledError
 from .health import Health, RetryBudget
@@ -32,7 +33,7 @@ from .pause import header_limits, spread_for
 from .rate import InflightLimit, Pacer, RateEstimator
 from .waiting import Kind, Outcome, Ticket
 
-__all__ = ["GO", "FAIL", "HOLD", "SLEEP", "Governor"]
+__all__ = ["FAIL", "GO", "HOLD", "SLEEP", "Governor"]
 
 #: Verdicts of :meth:`Governor.decide`.
 GO, SLEEP, HOLD, FAIL = "go", "sleep", "hold", "fail"
@@ -157,7 +158,7 @@ class Governor:
         if not t.granted:
             if t in self._slot_queue:
                 return HOLD, math.inf
-            if self._slot_queue or not self.inflight_limit.allows(self.inflight):
+            if self._slot_queue or not self.inflight_limit.allows(self.inflight, self.rate.rate):
                 self._slot_queue.append(t)
                 return HOLD, math.inf
         if t.slot_at is None:
@@ -226,7 +227,7 @@ class Governor:
     def _grant(self) -> None:
         """Hand free in-flight slots to held attempts, oldest first."""
         queue, limit = self._slot_queue, self.inflight_limit
-        while queue and limit.allows(self.inflight):
+        while queue and limit.allows(self.inflight, self.rate.rate):
             t = queue.popleft()
             t.granted = True
             self.inflight += 1
@@ -301,12 +302,12 @@ class Governor:
                 self.budget.refund()
             else:
                 self._stats["refused"] += 1
-                if retry_after is not None and retry_after > 0:
-                    self._pause(now + retry_after, retry_after)
-                elif self.inflight_limit.on_refused(self.inflight, self.rate.rate):
-                    # Refused for concurrency (the limit fell): the rate was not the cause.
-                    t.sent_at = -math.inf
-                self.rate.on_refused(t.sent_at, now, max(now, self.paused_until))
+                paused = retry_after is not None and retry_after > 0
+                if paused:
+                    self._pause(now + (retry_after or 0.0), retry_after or 0.0)
+                # Refused for concurrency (enough in flight to explain it): not the rate.
+                if paused or not self.inflight_limit.on_refused(self.inflight, self.rate.rate):
+                    self.rate.on_refused(t.sent_at, now, max(now, self.paused_until))
             if headers is not None:
                 self._read_headers(headers, now)
             self._grant()
@@ -444,4 +445,3 @@ class Governor:
                 self._stats["held"] += 1
                 self._stats["waited_s"] += waited
         return t
-

@@ -89,7 +89,9 @@ class CallGate:
         self._ticket = ticket
         self.waited += ticket.waited
 
-    def _settle(self, outcome: Outcome, headers: Mapping[str, str] | None, after: float | None) -> None:
+    def _settle(
+        self, outcome: Outcome, headers: Mapping[str, str] | None, after: float | None
+    ) -> None:
         ticket, self._ticket = self._ticket, None
         if ticket is not None:
             self._governor.settle(ticket, outcome, headers, after)

@@ -51,7 +51,7 @@ class RetryBudget:
 
     def take(self) -> bool:
         """Spend one retry; False when the budget is exhausted (do not retry)."""
-        if self.tokens < RETRY_COST:
+        if self.tokens < RETRY_COST - 1e-9:  # ten refunds of 0.1 make one token
             return False
         self.tokens -= RETRY_COST
         return True

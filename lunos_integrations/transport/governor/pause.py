@@ -94,11 +94,10 @@ def header_limits(headers: Mapping[str, str]) -> HeaderLimits | None:
             reset = parse_duration(reset_raw) if reset_raw is not None else None
             if reset is None:
                 continue
-            if kind == "tokens":
+            if kind == "tokens" and remaining > 0:
                 # A token window empties when too few are left for a typical call; the
                 # request count it allows is unknown, so only "none left" is used.
-                if remaining > 0:
-                    continue
+                continue
             found = HeaderLimits(remaining, reset)
             if best is None or _tighter(found, best):
                 best = found

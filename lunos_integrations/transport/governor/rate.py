@@ -23,7 +23,8 @@ from __future__ import annotations
 import math
 from collections import deque
 
-#: Multiplicative decrease on a refusal (CUBIC's beta is 0.7; a gentler 0.8 here, because each refusal that carries Retry-After also pauses the whole key).
+#: Multiplicative decrease on a refusal. CUBIC's beta is 0.7; a gentler 0.8 here, because a
+#: refusal that carries Retry-After also pauses the whole key.
 BETA = 0.8
 #: Seconds the cubic curve takes to come back to the rate at the last refusal.
 RECOVERY_S = 3.0
@@ -138,7 +139,7 @@ class RateEstimator:
         """A 429 at ``now`` for an attempt sent at ``sent_at``; sending resumes at
         ``resume_at`` (after any pause asked for). False when it belongs to a congestion
         event already counted: an attempt sent before the current epoch began."""
-        if self._epoch_start is not None and sent_at < self._epoch_start + GRACE_S:
+        if sent_at < self._last_refusal + GRACE_S:
             return False
         measured = self.accepted_rate(now)
         if measured is not None and measured > 0:
@@ -195,8 +196,18 @@ class InflightLimit:
         #: Smoothed seconds from send to answer of accepted attempts.
         self.latency: float | None = None
 
-    def allows(self, inflight: int) -> bool:
-        return self.limit is None or inflight < self.limit
+    def allows(self, inflight: int, rate: float | None = None) -> bool:
+        """Whether one more attempt may go with ``inflight`` in flight (at ``rate``)."""
+        limit = self.limit
+        if limit is None or inflight < limit:
+            return True
+        return inflight < self._floor(rate)
+
+    def _floor(self, rate: float | None) -> int:
+        """What the rate needs in flight (Little's law, with room): never limited below."""
+        if rate is None or self.latency is None:
+            return 1
+        return max(1, math.ceil(rate * self.latency * 1.5))
 
     def on_accepted(self, sent_at: float, now: float) -> None:
         took = max(0.0, now - sent_at)
@@ -212,15 +223,12 @@ class InflightLimit:
                     self.limit = None
 
     def on_refused(self, inflight_now: int, rate: float | None) -> bool:
-        """A 429 came back with ``inflight_now`` other attempts in flight; True if lowered."""
-        if inflight_now < 1:
+        """A 429 came back with ``inflight_now`` other attempts in flight; True when the
+        concurrency explains it (and the limit is now at most that), False when too few
+        were in flight for that and the rate must be the cause."""
+        if inflight_now < 1 or inflight_now < self._floor(rate):
             return False
-        floor = 1
-        if rate is not None and self.latency is not None:
-            floor = max(1, math.ceil(rate * self.latency * 1.5))
-        new = max(floor, inflight_now)
-        if self.limit is None or new < self.limit:
-            self.limit = new
+        if self.limit is None or inflight_now < self.limit:
+            self.limit = inflight_now
             self._credit = 0.0
-            return True
-        return False
+        return True
