@@ -327,9 +327,11 @@ class Transport:
                     response = client.send(request, stream=True, follow_redirects=False)
             except httpx.TransportError as exc:
                 self._log(method, path, type(exc).__name__, attempt, started)
-                if not gate.failed(attempt < self.config.max_retries):
+                retry = gate.failed(attempt < self.config.max_retries)
+                if not retry:
                     raise connection_error(exc, self.url(path)) from exc
-                time.sleep(self._retry_wait(attempt, None))
+                if retry == BACKOFF:  # not while the key is down: the governor holds it
+                    time.sleep(self._retry_wait(attempt, None))
                 attempt += 1
                 continue
             except BaseException:
@@ -356,7 +358,7 @@ class Transport:
                 and attempt < self.config.max_retries
                 and should_retry_status(response.status_code, response.headers)
             ):
-                if retry == BACKOFF:  # not a 429: the governor paces those for every caller
+                if retry == BACKOFF:  # a 429 or a down key: the governor paces and holds
                     time.sleep(self._retry_wait(attempt, response.headers))
                 attempt += 1
                 continue
@@ -490,9 +492,11 @@ class Transport:
                     response = await client.send(request, stream=True, follow_redirects=False)
             except httpx.TransportError as exc:
                 self._log(method, path, type(exc).__name__, attempt, started)
-                if not gate.failed(attempt < self.config.max_retries):
+                retry = gate.failed(attempt < self.config.max_retries)
+                if not retry:
                     raise connection_error(exc, self.url(path)) from exc
-                await asyncio.sleep(self._retry_wait(attempt, None))
+                if retry == BACKOFF:  # not while the key is down: the governor holds it
+                    await asyncio.sleep(self._retry_wait(attempt, None))
                 attempt += 1
                 continue
             except BaseException:
@@ -519,7 +523,7 @@ class Transport:
                 and attempt < self.config.max_retries
                 and should_retry_status(response.status_code, response.headers)
             ):
-                if retry == BACKOFF:  # not a 429: the governor paces those for every caller
+                if retry == BACKOFF:  # a 429 or a down key: the governor paces and holds
                     await asyncio.sleep(self._retry_wait(attempt, response.headers))
                 attempt += 1
                 continue

@@ -109,16 +109,23 @@ class CallGate:
         if status in _FAILURE_STATUSES:
             self._kind = Kind.RETRY_FAILURE
             self._settle(Outcome.FAILED, headers, None)
-            return BACKOFF if retrying and self._governor.take_retry() else STOP
+            return self._failure_retry(retrying)
         self._settle(Outcome.OK, headers, None)
         return BACKOFF
 
-    def failed(self, retrying: bool) -> bool:
-        """The attempt broke (connection error, timeout); whether it may be retried (False
-        when ``retrying`` is, or when the key's retry budget is spent)."""
+    def failed(self, retrying: bool) -> int:
+        """The attempt broke (connection error, timeout); how it may be retried (as for
+        :meth:`answered`; STOP when ``retrying`` is false)."""
         self._kind = Kind.RETRY_FAILURE
         self._settle(Outcome.FAILED, None, None)
-        return retrying and self._governor.take_retry()
+        return self._failure_retry(retrying)
+
+    def _failure_retry(self, retrying: bool) -> int:
+        """STOP without budget; NOW while the key is down (the governor holds the retry until
+        a probe succeeds, so a backoff on top would only delay the recovery); else BACKOFF."""
+        if not (retrying and self._governor.take_retry()):
+            return STOP
+        return NOW if self._governor.health.down else BACKOFF
 
     def cancelled(self) -> None:
         self._settle(Outcome.CANCELLED, None, None)
@@ -139,8 +146,8 @@ class _NoGate:
     def answered(self, response: Any, retrying: bool) -> int:
         return BACKOFF
 
-    def failed(self, retrying: bool) -> bool:
-        return retrying
+    def failed(self, retrying: bool) -> int:
+        return BACKOFF if retrying else STOP
 
     def cancelled(self) -> None:
         return None
