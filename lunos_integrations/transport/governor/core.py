@@ -38,6 +38,9 @@ __all__ = ["FAIL", "GO", "HOLD", "SLEEP", "Governor"]
 #: Verdicts of :meth:`Governor.decide`.
 GO, SLEEP, HOLD, FAIL = "go", "sleep", "hold", "fail"
 _EPSILON = 1e-4
+#: A refusal that comes back with at least this many others in flight is blamed on
+#: concurrency alone (the in-flight limit falls, the rate does not).
+MANY_INFLIGHT = 4
 #: Pacing slots are booked at most this far ahead (see ``_decide``).
 HORIZON_S = 0.1
 
@@ -305,8 +308,12 @@ class Governor:
                 paused = retry_after is not None and retry_after > 0
                 if paused:
                     self._pause(now + (retry_after or 0.0), retry_after or 0.0)
-                # Refused for concurrency (enough in flight to explain it): not the rate.
-                if paused or not self.inflight_limit.on_refused(self.inflight, self.rate.rate):
+                by_cap = self.inflight_limit.on_refused(
+                    self.inflight, t.inflight_at_send, t.sent_at, now, self.rate.rate
+                )
+                # Refused while many are in flight: a concurrency cap, not the rate. With few
+                # in flight both are possible, and the rate falls too.
+                if paused or not (by_cap and self.inflight >= MANY_INFLIGHT):
                     self.rate.on_refused(t.sent_at, now, max(now, self.paused_until))
             if headers is not None:
                 self._read_headers(headers, now)

@@ -35,6 +35,9 @@ MEASURE_S = 1.0
 GRACE_S = 0.1
 #: In slow start (no measured rate yet) the rate doubles this often.
 SLOW_START_DOUBLING_S = 0.5
+#: Where a slow start begins at the least (requests per second), like TCP's initial window:
+#: the first refusals of a batch often come back before any success has.
+SLOW_START_MIN = 4.0
 #: The learned rate never goes below this (requests per second): a key that refuses
 #: everything is handled by Retry-After or by the health tracker, not by starving calls.
 MIN_RATE = 0.5
@@ -151,7 +154,7 @@ class RateEstimator:
         else:
             self._slow_start = True
             base = self.rate * BETA if self.rate is not None else float(len(self._recent))
-            self._w_max = rate = max(2.0 * MIN_RATE, base)
+            self._w_max = rate = max(SLOW_START_MIN, base)
         self._last_refusal = resume_at
         self._epoch_start = resume_at
         if resume_at > now:
@@ -187,12 +190,13 @@ class InflightLimit:
     four limits' worth (additive increase).
     """
 
-    __slots__ = ("_ceiling", "_credit", "latency", "limit")
+    __slots__ = ("_ceiling", "_credit", "_set_at", "latency", "limit")
 
     def __init__(self, ceiling: int = 10_000) -> None:
         self.limit: int | None = None
         self._ceiling = ceiling
         self._credit = 0.0
+        self._set_at = -math.inf
         #: Smoothed seconds from send to answer of accepted attempts.
         self.latency: float | None = None
 
@@ -222,13 +226,26 @@ class InflightLimit:
                 if self.limit >= self._ceiling:
                     self.limit = None
 
-    def on_refused(self, inflight_now: int, rate: float | None) -> bool:
-        """A 429 came back with ``inflight_now`` other attempts in flight; True when the
-        concurrency explains it (and the limit is now at most that), False when too few
-        were in flight for that and the rate must be the cause."""
-        if inflight_now < 1 or inflight_now < self._floor(rate):
+    def on_refused(
+        self,
+        inflight_now: int,
+        inflight_at_send: int,
+        sent_at: float,
+        now: float,
+        rate: float | None,
+    ) -> bool:
+        """A 429 came back with ``inflight_now`` other attempts in flight (it was sent at
+        ``sent_at`` with ``inflight_at_send``, itself included); True when the concurrency
+        explains it (and the limit is now at most that), False when the rate must be the
+        cause: it was sent under the current limit with room to spare, or too few are in
+        flight for a cap to explain it."""
+        if inflight_now < max(1, self._floor(rate)):
             return False
-        if self.limit is None or inflight_now < self.limit:
+        limit = self.limit
+        if limit is not None and sent_at >= self._set_at and inflight_at_send < limit:
+            return False
+        if limit is None or inflight_now < limit:
             self.limit = inflight_now
+            self._set_at = now
             self._credit = 0.0
         return True
