@@ -29,7 +29,7 @@ from collections.abc import Callable, Mapping
 from ..._forksafe import ForkSafeLock
 from ...errors import ThrottledError
 from .health import Health, RetryBudget
-from .pause import header_limits, spread_for
+from .pause import has_rate_headers, header_limits, spread_for
 from .rate import InflightLimit, Pacer, RateEstimator
 from .waiting import Kind, Outcome, Ticket
 
@@ -326,6 +326,8 @@ class Governor:
             self._stats["pauses"] += 1
 
     def _read_headers(self, headers: Mapping[str, str], now: float) -> None:
+        if not has_rate_headers(headers):  # one pass over the names, for most responses
+            return
         limits = header_limits(headers)
         if limits is None:
             return
@@ -387,9 +389,11 @@ class Governor:
         t = Ticket(kind, cost, may_probe, tries)
         clock = self.clock
         start = now = clock()
+        if self.decide(t, now)[0] is GO:  # the healthy path: no waiter is armed
+            return t
         try:
             while True:
-                event = t.arm_sync()
+                event = t.arm_sync()  # armed before deciding, so no wake-up is lost
                 verdict, wait = self.decide(t, now)
                 if verdict is GO:
                     return self._admitted(t, now - start)
@@ -423,6 +427,8 @@ class Governor:
         t = Ticket(kind, cost, may_probe, tries)
         clock = self.clock
         start = now = clock()
+        if self.decide(t, now)[0] is GO:  # the healthy path: no future is made
+            return t
         try:
             while True:
                 future = t.arm_async()

@@ -82,6 +82,14 @@ def _number(value: str | None) -> float | None:
     return number if math.isfinite(number) and number >= 0 else None
 
 
+def has_rate_headers(headers: Mapping[str, str]) -> bool:
+    """Whether any header name starts with ``x-ratelimit`` (cheap: one pass, no lookups)."""
+    raw = getattr(headers, "raw", None)  # httpx.Headers: bytes names, no re-encoding
+    if raw is not None:
+        return any(name[:11].lower() == b"x-ratelimit" for name, _ in raw)
+    return any(name[:11].lower() == "x-ratelimit" for name in headers)
+
+
 def header_limits(headers: Mapping[str, str]) -> HeaderLimits | None:
     """The tightest of the request and token windows a response announces, or None."""
     best: HeaderLimits | None = None
