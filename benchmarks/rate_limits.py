@@ -87,7 +87,7 @@ def true_rate(scenario: str) -> float:
 
 
 def _worker(client: str, scenario: str, n: int, base_url: str, key: str) -> dict[str, Any]:
-    prompts = [f"prompt number {i}" for i in range(n)]
+    prompts: list[Any] = [f"prompt number {i}" for i in range(n)]
     results: list[Any]
     start = time.perf_counter()
     if client.startswith("ChatLunos"):
@@ -137,7 +137,7 @@ def _worker(client: str, scenario: str, n: int, base_url: str, key: str) -> dict
 
             llm: Any = LunosLLM(model=MODEL, api_key=key, base_url=base_url)
         else:
-            from llama_index.llms.openai_like import OpenAILike
+            from llama_index.llms.openai_like import OpenAILike  # type: ignore[import-untyped]
 
             llm = OpenAILike(model=MODEL, api_key=key, api_base=base_url, is_chat_model=True)
 
