@@ -142,6 +142,9 @@ class LunosClient:
         http_async_client: httpx.AsyncClient | Any = None,
         ca_bundle: str | None = None,
         use_truststore: bool | None = None,
+        rate_governor: bool | None = None,
+        requests_per_minute: float | None = None,
+        tokens_per_minute: float | None = None,
         config: LunosConfig | None = None,
         gate_parameters: GateSetting = "learn",
         catalog: CatalogSetting = None,
@@ -162,6 +165,9 @@ class LunosClient:
                 max_response_bytes=max_response_bytes,
                 ca_bundle=ca_bundle,
                 use_truststore=use_truststore,
+                rate_governor=rate_governor,
+                requests_per_minute=requests_per_minute,
+                tokens_per_minute=tokens_per_minute,
             )
         self.config = config
         #: ``"learn"`` (drop what the server rejects, see :mod:`.parameters`), ``"catalog"``
@@ -242,6 +248,7 @@ class LunosClient:
                 exc, self.transport.secrets, response.status_code, response.request_id
             ) from exc
         result.request_id = response.request_id
+        result.rate_limit_wait_s = response.waited
         return result
 
     def _warm(self) -> Callable[[], None]:
@@ -602,6 +609,9 @@ CLIENT_SETTINGS = (
     "max_response_bytes",
     "ca_bundle",
     "use_truststore",
+    "rate_governor",
+    "requests_per_minute",
+    "tokens_per_minute",
     "gate_parameters",
 )
 

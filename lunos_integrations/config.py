@@ -154,6 +154,14 @@ class LunosConfig:
     #: ``"httpx"`` (``LUNOS_HTTP_STACK`` / ``http_stack`` pick one; see the README for the
     #: measurements behind the default). Injected clients are used whatever this says.
     http_stack: str = field(default_factory=lambda: http_stack_setting(None))
+    #: Send every attempt through the key's shared rate governor (``transport.governor``):
+    #: Retry-After for every caller, learned rate and concurrency, retry budget. ``False``
+    #: sends as the transport did without it (each call retries on its own).
+    rate_governor: bool = True
+    #: Declared limits of the key, when known (e.g. a LiteLLM key's rpm / tpm): the governor
+    #: paces to them before the first refusal. Tokens are estimated from the request.
+    requests_per_minute: float | None = None
+    tokens_per_minute: float | None = None
 
     def __post_init__(self) -> None:
         # Also for configs built directly (or via dataclasses.replace), not only through
@@ -173,7 +181,9 @@ class LunosConfig:
             f"retry_backoff={self.retry_backoff!r}, "
             f"proxy={redact_url(self.proxy) if self.proxy else None!r}, "
             f"stream_idle_timeout={self.stream_idle_timeout!r}, "
-            f"max_connections={self.max_connections!r})"
+            f"max_connections={self.max_connections!r}, rate_governor={self.rate_governor!r}, "
+            f"requests_per_minute={self.requests_per_minute!r}, "
+            f"tokens_per_minute={self.tokens_per_minute!r})"
         )
 
     def __hash__(self) -> int:
@@ -193,6 +203,9 @@ class LunosConfig:
                 self.max_response_bytes,
                 self.tls,
                 self.http_stack,
+                self.rate_governor,
+                self.requests_per_minute,
+                self.tokens_per_minute,
             )
         )
 
@@ -330,8 +343,24 @@ def resolve_config(
     ca_bundle: str | None = None,
     use_truststore: bool | None = None,
     http_stack: str | None = None,
+    rate_governor: bool | None = None,
+    requests_per_minute: float | None = None,
+    tokens_per_minute: float | None = None,
 ) -> LunosConfig:
     """Build a :class:`LunosConfig` from arguments, falling back to environment variables."""
+    if rate_governor is not None and not isinstance(rate_governor, bool):
+        raise LunosConfigError(f"rate_governor must be True or False, got {rate_governor!r}")
+    for name, limit in (
+        ("requests_per_minute", requests_per_minute),
+        ("tokens_per_minute", tokens_per_minute),
+    ):
+        if limit is not None and (
+            isinstance(limit, bool) or not isinstance(limit, (int, float)) or not limit > 0
+        ):
+            raise LunosConfigError(
+                f"{name} must be a positive number (the key's declared limit), got {limit!r}; "
+                "leave it unset to let the rate governor learn the limit"
+            )
     retries = DEFAULT_MAX_RETRIES if max_retries is None else max_retries
     if isinstance(retries, bool) or not isinstance(retries, int) or retries < 0:
         raise LunosConfigError(f"max_retries must be an integer >= 0, got {max_retries!r}")
@@ -378,4 +407,7 @@ def resolve_config(
         ),
         tls=TLSSettings.resolve(ca_bundle, use_truststore),
         http_stack=http_stack_setting(http_stack),
+        rate_governor=True if rate_governor is None else rate_governor,
+        requests_per_minute=None if requests_per_minute is None else float(requests_per_minute),
+        tokens_per_minute=None if tokens_per_minute is None else float(tokens_per_minute),
     )

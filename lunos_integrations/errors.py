@@ -110,6 +110,20 @@ class StreamIdleTimeoutError(APITimeoutError):
     """A stream stayed silent for longer than the configured idle timeout."""
 
 
+class ThrottledError(APITimeoutError):
+    """The rate governor could not send the call in time (see ``transport.governor``).
+
+    Raised before an attempt, not after one: the gateway throttled or failed recent calls
+    on this key, and waiting for a free slot would have passed the call's bound.
+    ``waited`` is the seconds the call was held locally; ``reason`` names the limit.
+    """
+
+    def __init__(self, message: str, *, waited: float, reason: str, url: str = "") -> None:
+        super().__init__(message, url=url)
+        self.waited = waited
+        self.reason = reason
+
+
 class StreamTruncatedError(APIConnectionError):
     """A stream ended without its terminator: the answer is incomplete, never returned as done."""
 

@@ -53,6 +53,21 @@ def _fresh_catalog_state() -> Iterator[None]:
     clear_catalog_cache()
 
 
+@pytest.fixture(autouse=True)
+def _fresh_rate_governors() -> Iterator[None]:
+    """Each test starts with no learned rate limits, pauses or outages.
+
+    The rate governors are per base URL and key and live for the process (as they should in
+    production); tests use many short-lived servers, some on reused ports, with the same
+    key, so one test's scripted 429 or 503s must not hold the next test's calls.
+    """
+    from lunos_integrations.transport.governor import GOVERNORS
+
+    GOVERNORS.clear()
+    yield
+    GOVERNORS.clear()
+
+
 #: ``copyreg``'s table before any test module is imported. Importing ``distributed`` (in
 #: tests/process, at collection) installs tblib's exception reducers process-wide, which
 #: pickle whole tracebacks recursively; restore the table once collection is done so only

@@ -146,6 +146,13 @@ class ChatLunos(BaseChatModel):
     """CA bundle (file or directory) for the package's pools; else SSL_CERT_FILE / _DIR."""
     use_truststore: bool | None = None
     """Verify against the OS trust store (``truststore``); else ``LUNOS_USE_TRUSTSTORE``."""
+    rate_governor: bool = True
+    """Send every attempt through the key's shared rate governor (README "Rate limits and
+    throttling"); ``False`` lets each call retry on its own, as before."""
+    requests_per_minute: float | None = None
+    """The key's known request limit, paced to before any refusal (default: learned)."""
+    tokens_per_minute: float | None = None
+    """The key's known token limit (tokens estimated from each request; default: learned)."""
     gate_parameters: Literal["learn", "catalog"] | bool = "learn"
     """What to do about parameters a model does not support. ``"learn"`` (default): send
     what was set; when Lunos answers a 400 naming an unsupported parameter, drop it, retry
@@ -218,6 +225,9 @@ class ChatLunos(BaseChatModel):
             max_response_bytes=self.max_response_bytes,
             ca_bundle=self.ca_bundle,
             use_truststore=self.use_truststore,
+            rate_governor=self.rate_governor,
+            requests_per_minute=self.requests_per_minute,
+            tokens_per_minute=self.tokens_per_minute,
         )
         if isinstance(self.profile, LazyProfile):
             self.profile.arm()

@@ -84,6 +84,12 @@ class LunosEmbeddings(Serializable, Embeddings):
     max_retries: int | None = None
     max_response_bytes: int | None = None
     """Refuse a reply larger than this once decompressed (default 256 MiB)."""
+    rate_governor: bool = True
+    """Send every attempt through the key's shared rate governor (off: ``False``)."""
+    requests_per_minute: float | None = None
+    """The key's known request limit (default: learned from refusals)."""
+    tokens_per_minute: float | None = None
+    """The key's known token limit (default: learned from refusals)."""
     extra_body: dict[str, Any] | None = None
     """Extra JSON fields merged into every request body, sent verbatim."""
     gate_parameters: Literal["learn", "catalog"] | bool = "learn"

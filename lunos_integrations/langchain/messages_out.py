@@ -122,6 +122,8 @@ def result_to_chat_result(result: ChatResult, requested_model: str, api: str) ->
         api,
     )
     raw = result.raw
+    if result.rate_limit_wait_s:  # held by the rate governor (README "Rate limits")
+        meta["rate_limit_wait_s"] = round(result.rate_limit_wait_s, 3)
     if api == "messages" and isinstance(raw, dict):
         meta["stop_reason"] = raw.get("stop_reason")
         if raw.get("stop_sequence") is not None:

@@ -55,6 +55,9 @@ class LunosEmbedding(RebuiltOnUnpickle, BaseEmbedding):
     timeout: float | None = None
     max_retries: int | None = None
     max_response_bytes: int | None = None
+    rate_governor: bool = True
+    requests_per_minute: float | None = None
+    tokens_per_minute: float | None = None
     extra_body: dict[str, Any] | None = None
 
     _client: LunosClient = PrivateAttr()

@@ -166,6 +166,17 @@ class LunosLLM(RebuiltOnUnpickle, FunctionCallingLLM):
     use_truststore: bool | None = Field(
         default=None, description="Verify against the OS trust store; else LUNOS_USE_TRUSTSTORE."
     )
+    rate_governor: bool = Field(
+        default=True,
+        description="Send every attempt through the key's shared rate governor (README "
+        "'Rate limits and throttling'); False lets each call retry on its own, as before.",
+    )
+    requests_per_minute: float | None = Field(
+        default=None, description="The key's known request limit (default: learned)."
+    )
+    tokens_per_minute: float | None = Field(
+        default=None, description="The key's known token limit (default: learned)."
+    )
     gate_parameters: Literal["learn", "catalog"] | bool = Field(
         default="learn",
         description="'learn' (default): send what is set; on a 400 naming an unsupported "

@@ -248,6 +248,11 @@ def chat_response_from_result(result: ChatResult) -> ChatResponse:
         logprobs=None,
         additional_kwargs=response_kwargs(
             usage, result.model, result.finish_reason, result.request_id
+        )
+        | (
+            {"rate_limit_wait_s": round(result.rate_limit_wait_s, 3)}
+            if result.rate_limit_wait_s
+            else {}
         ),
     )
 

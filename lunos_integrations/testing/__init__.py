@@ -23,6 +23,9 @@ Pieces (each module's docstring documents its part):
 * :mod:`.scripting` — scripted replies and faults: :class:`JSONReply`, :class:`ErrorReply`,
   :class:`RawReply`, :class:`StreamReply`, :class:`Disconnect`, :class:`Delay`,
   :class:`StreamFault`.
+* :mod:`.throttle` — :class:`Throttle`: ``LocalLunosServer(throttle=...)`` refuses model
+  calls like a throttling gateway (per-key token bucket with or without ``Retry-After``,
+  in-flight cap, timed outage) and counts admitted and refused requests.
 * :mod:`.catalog` — the models served at ``/v1/models``.
 * :mod:`.strict_types` — ``strict_openai_types=True``: refuse ``content: null`` (and other
   message shapes strict OpenAI-compatible servers refuse) as llama-cpp-python's server does.
@@ -59,6 +62,7 @@ if TYPE_CHECKING:
         StreamReply,
     )
     from .server import LocalLunosServer
+    from .throttle import Throttle
 
 _EXPORTS = {
     "LocalLunosServer": "server",
@@ -74,6 +78,7 @@ _EXPORTS = {
     "Script": "scripting",
     "StreamFault": "scripting",
     "StreamReply": "scripting",
+    "Throttle": "throttle",
     "count_tokens": "fake_model",
     "DEFAULT_MODELS": "catalog",
     "default_models": "catalog",
@@ -93,6 +98,7 @@ __all__ = [
     "Script",
     "StreamFault",
     "StreamReply",
+    "Throttle",
     "count_tokens",
     "default_models",
     "peak_concurrency",

@@ -56,6 +56,7 @@ from .scripting import (
     error_envelope,
 )
 from .sse import SSEFrame, comment_frame, frame_from_user
+from .throttle import Throttle
 
 _POLL = 0.02
 #: Number of the connection the current handler task serves (see RecordedRequest).
@@ -107,6 +108,8 @@ class LocalLunosServer:
         interrupt_streams: behave like llama-cpp-python's server (``interrupt_requests``,
             on by default there): any request that arrives while a stream is being sent
             ends that stream at once with its terminator and no finish reason.
+        throttle: refuse model calls like a throttling gateway (token bucket, in-flight
+            cap, outage; see :mod:`.throttle`), counting what it admitted and refused.
     """
 
     def __init__(
@@ -125,7 +128,9 @@ class LocalLunosServer:
         catalog_profile: catalog_mod.CatalogProfile = "full",
         catalog_delay: float = 2.0,
         interrupt_streams: bool = False,
+        throttle: Throttle | None = None,
     ) -> None:
+        self.throttle = throttle
         self._request_ids = itertools.count(1)
         self._connection_ids = itertools.count(1)
         if not _is_loopback(host):
@@ -414,7 +419,15 @@ class LocalLunosServer:
         delay += self.router.catalog_delay_for(request)
         if isinstance(action, Delay):
             delay += action.seconds
+        gate = self.throttle.enter(request.method, request.headers) if self.throttle else None
         try:
+            if gate is not None:  # a throttling gateway's answer comes first
+                if (no := gate.refusal) is not None:
+                    refused = error_reply(no.status, no.message, no.code)
+                    refused.headers.update(no.headers)
+                    await self._send_body(writer, refused, keep_alive, None)
+                    return keep_alive, False
+                delay += gate.service_time
             if delay > 0:
                 await self._sleep_watching(reader, writer, delay)
             fault = action if isinstance(action, StreamFault) else None
@@ -452,6 +465,9 @@ class LocalLunosServer:
         except (ConnectionError, OSError):
             self._bump(disconnects=1)
             return False, True
+        finally:
+            if gate is not None:
+                gate.leave()
 
     def _safe_handle(self, request: HTTPRequest) -> Reply:
         try:

@@ -22,7 +22,6 @@ import httpx
 from .._version import __version__
 from ..config import LunosConfig
 from ..errors import (
-    APIConnectionError,
     APIResponseValidationError,
     LunosError,
     WireFormatError,
@@ -33,8 +32,10 @@ from ..redact import Secrets, redact_url, split_userinfo
 from . import bodies, deadline, failures, http_lib
 from .bodies import BodyReader
 from .deadline import Budget, whole_attempt_seconds
+from .governor import BACKOFF, GOVERNORS, Gate, estimate_tokens, gate_for, governor_key
 from .http_lib import HTTP_ERRORS, TIMEOUT_ERRORS, TRANSPORT_ERRORS, check_client, lib_of
 from .pools import POOLS
+from .redirects import redirected
 from .replies import (
     JSONResponse,
     StreamEvent,
@@ -53,7 +54,6 @@ __all__ = ["USER_AGENT", "JSONResponse", "StreamEvent", "StreamKind", "Transport
 logger = logging.getLogger("lunos_integrations")
 
 USER_AGENT = f"lunos-integrations/{__version__}"
-_MAX_REDIRECTS = 5
 _URL_CACHE_SIZE = 64
 _monotonic = time.monotonic
 
@@ -120,9 +120,18 @@ class Transport:
         #: One stream line is held whole until its newline: a quarter of the response limit
         #: keeps an endless line from costing the whole limit (64 MiB by default).
         self._line_limit = max(1, self._limit // 4)
+        #: The key's shared rate governor (None: rate_governor=False); see transport.governor.
+        self._governor = governor_key(config)
+        if self._governor is not None:
+            GOVERNORS.get(self._governor, config)  # declares requests/tokens_per_minute
 
     def _budget(self) -> Budget:
         return Budget(self._attempt_seconds, f"timeout={self._attempt_seconds} s")
+
+    def _gate(self, request: httpx.Request, body: Any, budget: Budget) -> Gate:
+        """This call's passage through the governor; waits are bounded like an attempt."""
+        cost = estimate_tokens(request.content, body) if self._governor else 0.0
+        return gate_for(self._governor, cost, budget.seconds, budget.what, request.method)
 
     def __repr__(self) -> str:
         return f"Transport(base_url={self._display_base!r}, app_id={self.config.app_id!r})"
@@ -224,45 +233,6 @@ class Transport:
             extensions=extensions,
         )
 
-    def _redirected(
-        self, request: httpx.Request, response: httpx.Response, hops: int
-    ) -> httpx.Request:
-        """The request to send after a redirect; only same-origin redirects are followed.
-
-        Following a redirect to another host would hand it the prompt (and, without
-        httpx's header stripping, the key). A moved API is a configuration change, so the
-        error says which base_url to use instead.
-        """
-        if hops >= _MAX_REDIRECTS:
-            raise APIConnectionError(
-                f"More than {_MAX_REDIRECTS} redirects from {request.url}; check base_url.",
-                url=str(request.url),
-            )
-        target = request.url.join(response.headers["location"])
-        here = (request.url.scheme, request.url.host, request.url.port)
-        if (target.scheme, target.host, target.port) != here:
-            raise APIConnectionError(
-                f"Lunos answered {response.status_code} redirecting {request.url.path} to "
-                f"another origin ({target.scheme}://{target.netloc.decode()}); not followed, so "
-                "neither the key nor the request body leaves the configured host. If the API "
-                "moved, set base_url (or LUNOS_BASE_URL) to the new address.",
-                url=str(request.url),
-            )
-        method, content = request.method, request.content
-        headers = dict(request.headers)
-        if response.status_code in (301, 302, 303) and method != "GET":
-            # What every HTTP client does for these: the follow-up is a GET without a body.
-            method, content = "GET", b""
-            for name in ("content-type", "content-length"):
-                headers.pop(name, None)
-        return type(request)(  # the request's own library (httpx or httpx2)
-            method,
-            target,
-            headers=headers,
-            content=content or None,
-            extensions=request.extensions,
-        )
-
     def _retry_wait(self, attempt: int, headers: Mapping[str, str] | None) -> float:
         return retry_delay(
             attempt, headers, backoff=self.config.retry_backoff, cap=self.config.max_retry_wait
@@ -354,37 +324,51 @@ class Transport:
         # again as it is, so retries only re-send; a redirect's request replaces it for that
         # attempt only.
         original = self._build(client, method, path, body, params, headers, stream)
-        attempt = 0
+        attempt, gate = 0, self._gate(original, body, budget)
         budget.stale_retried = False
         while True:
-            started = time.perf_counter()
             request = original
             if observation:  # may refuse (a budget) before a byte of this attempt is sent
                 observation.on_attempt(attempt, request.headers)
+            gate.admit()  # every attempt, first or retry, passes the key's governor
+            started = time.perf_counter()
             token = deadline.enter(failures.fresh_attempt(budget.start()))
             try:
                 response = client.send(request, stream=True, follow_redirects=False)
                 hops = 0
                 while response.is_redirect:
                     response.close()
-                    request = self._redirected(request, response, hops)
+                    request = redirected(request, response, hops)
                     hops += 1
                     response = client.send(request, stream=True, follow_redirects=False)
             except TRANSPORT_ERRORS as exc:
                 self._log(method, path, type(exc).__name__, attempt, started)
-                if failures.send_failed(exc, budget, self.url(path), self.config):
+                try:
+                    resend = failures.send_failed(exc, budget, self.url(path), self.config)
+                except BaseException:
+                    gate.cancelled()  # refused as it is (TLS, 407): nothing for the governor
+                    raise
+                if resend:  # a stale pooled connection: the request never reached the server
+                    gate.cancelled()
                     continue
-                if attempt >= self.config.max_retries:
+                retry = gate.failed(attempt < self.config.max_retries)
+                if not retry:
                     raise connection_error(exc, self.url(path)) from exc
-                time.sleep(self._retry_wait(attempt, None))
+                if retry == BACKOFF:  # not while the key is down: the governor holds it
+                    time.sleep(self._retry_wait(attempt, None))
                 attempt += 1
                 continue
+            except BaseException:
+                gate.cancelled()
+                raise
             finally:
                 deadline.leave(token)
             self._log(method, path, response.status_code, attempt, started)
             if observation:
                 observation.on_response(attempt, response.status_code, response.headers)
+            retry = gate.answered(response, attempt < self.config.max_retries)
             if response.status_code < 400:
+                response.extensions["lunos_waited"] = gate.waited
                 return response
             reader = self._error_reader(response, budget, method, path)
             deadline.attach(response, budget)
@@ -395,10 +379,13 @@ class Transport:
             finally:
                 deadline.attach(response, None)
                 response.close()
-            if attempt < self.config.max_retries and should_retry_status(
-                response.status_code, response.headers
+            if (
+                retry
+                and attempt < self.config.max_retries
+                and should_retry_status(response.status_code, response.headers)
             ):
-                time.sleep(self._retry_wait(attempt, response.headers))
+                if retry == BACKOFF:  # a 429 or a down key: the governor paces and holds
+                    time.sleep(self._retry_wait(attempt, response.headers))
                 attempt += 1
                 continue
             raise self._status_error(response, content)
@@ -443,7 +430,11 @@ class Transport:
                 response.close()
         data = decode_json_body(response, content, self._secrets)
         return JSONResponse(
-            response.status_code, data, response.headers, request_id_of(response.headers)
+            response.status_code,
+            data,
+            response.headers,
+            request_id_of(response.headers),
+            response.extensions.get("lunos_waited", 0.0),
         )
 
     def stream(
@@ -527,37 +518,51 @@ class Transport:
         # again as it is, so retries only re-send; a redirect's request replaces it for that
         # attempt only.
         original = self._build(client, method, path, body, params, headers, stream)
-        attempt = 0
+        attempt, gate = 0, self._gate(original, body, budget)
         budget.stale_retried = False
         while True:
-            started = time.perf_counter()
             request = original
             if observation:  # may refuse (a budget) before a byte of this attempt is sent
                 observation.on_attempt(attempt, request.headers)
+            await gate.aadmit()  # every attempt, first or retry, passes the key's governor
+            started = time.perf_counter()
             token = deadline.enter(failures.fresh_attempt(budget.start()))
             try:
                 response = await client.send(request, stream=True, follow_redirects=False)
                 hops = 0
                 while response.is_redirect:
                     await response.aclose()
-                    request = self._redirected(request, response, hops)
+                    request = redirected(request, response, hops)
                     hops += 1
                     response = await client.send(request, stream=True, follow_redirects=False)
             except TRANSPORT_ERRORS as exc:
                 self._log(method, path, type(exc).__name__, attempt, started)
-                if failures.send_failed(exc, budget, self.url(path), self.config):
+                try:
+                    resend = failures.send_failed(exc, budget, self.url(path), self.config)
+                except BaseException:
+                    gate.cancelled()  # refused as it is (TLS, 407): nothing for the governor
+                    raise
+                if resend:  # a stale pooled connection: the request never reached the server
+                    gate.cancelled()
                     continue
-                if attempt >= self.config.max_retries:
+                retry = gate.failed(attempt < self.config.max_retries)
+                if not retry:
                     raise connection_error(exc, self.url(path)) from exc
-                await asyncio.sleep(self._retry_wait(attempt, None))
+                if retry == BACKOFF:  # not while the key is down: the governor holds it
+                    await asyncio.sleep(self._retry_wait(attempt, None))
                 attempt += 1
                 continue
+            except BaseException:
+                gate.cancelled()
+                raise
             finally:
                 deadline.leave(token)
             self._log(method, path, response.status_code, attempt, started)
             if observation:
                 observation.on_response(attempt, response.status_code, response.headers)
+            retry = gate.answered(response, attempt < self.config.max_retries)
             if response.status_code < 400:
+                response.extensions["lunos_waited"] = gate.waited
                 return response
             reader = self._error_reader(response, budget, method, path)
             deadline.attach(response, budget)
@@ -568,10 +573,13 @@ class Transport:
             finally:
                 deadline.attach(response, None)
                 await response.aclose()
-            if attempt < self.config.max_retries and should_retry_status(
-                response.status_code, response.headers
+            if (
+                retry
+                and attempt < self.config.max_retries
+                and should_retry_status(response.status_code, response.headers)
             ):
-                await asyncio.sleep(self._retry_wait(attempt, response.headers))
+                if retry == BACKOFF:  # a 429 or a down key: the governor paces and holds
+                    await asyncio.sleep(self._retry_wait(attempt, response.headers))
                 attempt += 1
                 continue
             raise self._status_error(response, content)
@@ -615,7 +623,11 @@ class Transport:
             release()
         data = decode_json_body(response, content, self._secrets)
         return JSONResponse(
-            response.status_code, data, response.headers, request_id_of(response.headers)
+            response.status_code,
+            data,
+            response.headers,
+            request_id_of(response.headers),
+            response.extensions.get("lunos_waited", 0.0),
         )
 
     async def astream(

@@ -33,6 +33,8 @@ class JSONResponse:
     data: Any
     headers: httpx.Headers
     request_id: str | None
+    #: Seconds the call was held by the rate governor before its attempts were sent.
+    waited: float = 0.0
 
 
 @dataclass(slots=True)

@@ -255,6 +255,8 @@ class ChatResult:
     raw: dict[str, Any] | None = None
     #: Set by the client (not the codecs): the request id header, when the server sent one.
     request_id: str | None = None
+    #: Set by the client: seconds the call was held by the rate governor before sending.
+    rate_limit_wait_s: float = 0.0
 
 
 @dataclass(slots=True)
