@@ -71,9 +71,8 @@ def citation_to_v1(entry: dict[str, Any]) -> _Block:
     for key in _CITATION_FIELDS:
         if entry.get(key) is not None:
             out[key] = entry[key]
+    # Like core's translators: the wire type is not kept (additional_kwargs has it).
     extras = {k: v for k, v in entry.items() if k != "type" and k not in _CITATION_FIELDS}
-    if entry.get("type") != "url_citation":
-        extras["citation_type"] = entry["type"]
     if extras:
         out["extras"] = extras
     return out
