@@ -443,3 +443,21 @@ def test_chat_route_blocks_match_chat_openai(server: LocalLunosServer, case: str
     )
     assert theirs.response_metadata["model_provider"] == "openai"
     assert ours.content_blocks == theirs.content_blocks
+
+
+@pytest.mark.parametrize("api", sorted(ROUTES))
+def test_v1_history_with_citations_and_server_tools(server: LocalLunosServer, api: str) -> None:
+    """Server-tool blocks ran on the server and citations annotate text: the next turn
+    sends the assistant's text (and reasoning), nothing the server would read as a call."""
+    llm = _llm(server, api, output_version="v1").bind_tools([WEB_SEARCH[api]])
+    first = llm.invoke("news about Paris")
+    since = len(server.requests)
+    llm.invoke([HumanMessage("news about Paris"), first, HumanMessage("thanks")])
+    [(_, body)] = chat_bodies(server, since)
+    assistant = body["messages"][1]
+    if api == "messages":
+        assert [b["type"] for b in assistant["content"]] == ["thinking", "text"]
+        assert assistant["content"][1]["text"] == "Hello! You said: news about Paris"
+    else:
+        assert assistant["content"] == "Hello! You said: news about Paris"
+        assert "tool_calls" not in assistant
