@@ -331,6 +331,7 @@ class StreamState:
 
     __slots__ = (
         "citations",
+        "cite_parts",
         "details",
         "finish",
         "id",
@@ -369,6 +370,8 @@ class StreamState:
         self.images: list[str] = []
         self.citations: list[Citation] = []
         self.server_blocks: list[dict[str, Any]] = []
+        #: Citation blocks + kwargs built once per change (not per chunk), like tool_final.
+        self.cite_parts: tuple[list[ContentBlock], dict[str, Any]] | None = None
         self.raw: dict[str, Any] | None = None
         #: Nothing but text so far (and no finish/usage yet): the hot path applies.
         self.plain = True
@@ -433,9 +436,11 @@ class StreamState:
         if d.citations:
             add_citations(self.citations, d.citations)
             self.plain = False
+            self.cite_parts = None
         if d.server_tool_blocks:
             self.server_blocks.extend(d.server_tool_blocks)
             self.plain = False
+            self.cite_parts = None
         changed = False
         if d.finish_reason is not None:
             self.finish = d.finish_reason
@@ -553,5 +558,10 @@ class StreamState:
                     dicts.append(_openai_tool_call(slot.id, slot.name, slot.args))
                 kwargs["tool_calls"] = dicts
         if self.citations or self.server_blocks:
-            _add_citations(self.citations, self.server_blocks, self.text, blocks, kwargs)
+            if self.cite_parts is None:
+                parts: tuple[list[ContentBlock], dict[str, Any]] = ([], {})
+                _add_citations(self.citations, self.server_blocks, self.text, *parts)
+                self.cite_parts = parts
+            blocks.extend(self.cite_parts[0])
+            kwargs.update(self.cite_parts[1])
         return _new_message(role=_ASSISTANT, blocks=blocks, additional_kwargs=kwargs)

@@ -400,7 +400,7 @@ def _decode_chunk(obj: Any) -> tuple[ChatDelta, list[bool] | None]:
         raise wrong_type(f"{where}.images", "an array", images)
     annotations = d.get("annotations")
     if annotations is not None:
-        delta.citations = decode_annotations(annotations, f"{where}.annotations")
+        delta.citations = tuple(decode_annotations(annotations, f"{where}.annotations"))
     return delta, given
 
 

@@ -290,13 +290,13 @@ class MessagesStreamDecoder:
             start = self._text_start.get(key, 0)
             for c in cites:
                 c.start_index, c.end_index = start, self._text_len
-            return ChatDelta(citations=cites)
+            return ChatDelta(citations=tuple(cites))
         pending = self._server.pop(key, None)
         if pending is not None:
             block, fragments = pending
             if fragments:
                 block["input"] = _json_value("".join(fragments))
-            return ChatDelta(server_tool_blocks=[block])
+            return ChatDelta(server_tool_blocks=(block,))
         return None
 
     def _stop(self) -> ChatDelta | None:
@@ -343,7 +343,7 @@ class MessagesStreamDecoder:
         if kind is not None and is_server_tool_block(kind):
             copy = dict(block)
             if kind.endswith("_tool_result"):  # sent whole
-                return ChatDelta(server_tool_blocks=[copy])
+                return ChatDelta(server_tool_blocks=(copy,))
             self._server[-1 if index is None else index] = (copy, [])
             return None
         if kind == "thinking":

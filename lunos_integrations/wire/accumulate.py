@@ -7,6 +7,7 @@ returns for the same reply sent without streaming (except ``raw``, which is ``No
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any
 
 from .tool_args import parse_tool_arguments
@@ -81,7 +82,7 @@ def merge_reasoning_details(into: list[dict[str, Any]], fragments: list[dict[str
                 target[key] = value
 
 
-def add_citations(into: list[Citation], new: list[Citation]) -> None:
+def add_citations(into: list[Citation], new: Iterable[Citation]) -> None:
     """Append streamed citations, skipping ones already held (in place).
 
     Some servers repeat the whole annotation list on several chunks (the last content

@@ -310,8 +310,10 @@ class ChatDelta:
     provider: str | None = None
     system_fingerprint: str | None = None
     images: list[str] = field(default_factory=list)
-    citations: list[Citation] = field(default_factory=list)
-    server_tool_blocks: list[dict[str, Any]] = field(default_factory=list)
+    # Tuples, not lists: a delta is built per stream event, and an empty tuple costs no
+    # allocation (these are set whole by the decoders, never appended to).
+    citations: tuple[Citation, ...] = ()
+    server_tool_blocks: tuple[dict[str, Any], ...] = ()
     #: Set by the client on the first delta of a stream: the response's request id header.
     request_id: str | None = None
 

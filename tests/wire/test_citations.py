@@ -305,4 +305,4 @@ def test_no_annotations_means_no_citations() -> None:
     body = _chat_reply([])
     del body["choices"][0]["message"]["annotations"]
     assert chat_completions.decode_response(body).citations == []
-    assert chat_completions.decode_chunk(_chat_chunks([])[0]).citations == []
+    assert chat_completions.decode_chunk(_chat_chunks([])[0]).citations == ()
