@@ -22,6 +22,9 @@ Pieces (each module's docstring documents its part):
   :class:`RawReply`, :class:`StreamReply`, :class:`Disconnect`, :class:`Delay`,
   :class:`StreamFault`.
 * :mod:`.catalog` — the models served at ``/v1/models``.
+* :mod:`.web_search` — the web-search server tool: deterministic results and citations
+  (chat ``annotations``; messages ``server_tool_use`` / ``web_search_tool_result`` blocks
+  and text ``citations``), streamed too.
 * :mod:`.strict_types` — ``strict_openai_types=True``: refuse ``content: null`` (and other
   message shapes strict OpenAI-compatible servers refuse) as llama-cpp-python's server does.
 * :mod:`.hostile` — :class:`HostileServer`, a raw-socket server that misbehaves on purpose
