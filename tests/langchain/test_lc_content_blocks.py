@@ -461,3 +461,18 @@ def test_v1_history_with_citations_and_server_tools(server: LocalLunosServer, ap
     else:
         assert assistant["content"] == "Hello! You said: news about Paris"
         assert "tool_calls" not in assistant
+
+
+@pytest.mark.filterwarnings("ignore::langchain_core._api.beta_decorator.LangChainBetaWarning")
+def test_output_version_survives_dumpd_load_and_pickle(monkeypatch: pytest.MonkeyPatch) -> None:
+    import pickle
+
+    from langchain_core.load import dumpd, load
+
+    monkeypatch.setenv("LUNOS_API_KEY", "sk-test-0123456789")
+    model = ChatLunos(model="openai/gpt-4o", output_version="v1")
+    data = dumpd(model)
+    assert data["kwargs"]["output_version"] == "v1"
+    restored = load(data, allowed_objects=[ChatLunos], valid_namespaces=["lunos_integrations"])
+    assert restored.output_version == "v1"
+    assert pickle.loads(pickle.dumps(model)).output_version == "v1"
