@@ -9,6 +9,11 @@ Conventions (the same on both routes, so code does not care which route answered
   ``additional_kwargs["reasoning_details"]`` keeps OpenRouter-style details and
   ``additional_kwargs["thinking_blocks"]`` keeps signed Anthropic thinking blocks, so
   both can be sent back verbatim on the next turn.
+* ``response_metadata["model_provider"]`` is ``"lunos"`` on every message and chunk, so
+  ``content_blocks`` uses the translator in :mod:`.content_blocks` (standard reasoning,
+  citation, tool-call, image and server-tool blocks; ``output_version="v1"`` builds on it).
+* Citations are in ``additional_kwargs["annotations"]`` (flat dicts, one per source) and
+  Messages-route server-tool blocks in ``additional_kwargs["server_tool_blocks"]``.
 * Streams: per-chunk work is only text / reasoning / tool-call fragments. Everything that
   must appear exactly once (usage, model name, finish reason, id, cost) goes into one
   final chunk, because LangChain concatenates string metadata when it merges chunks.
@@ -23,8 +28,10 @@ from langchain_core.messages.ai import InputTokenDetails, OutputTokenDetails, Us
 from langchain_core.outputs import ChatGeneration, ChatGenerationChunk
 from langchain_core.outputs import ChatResult as LCResult
 
-from ..wire.accumulate import merge_reasoning_details
-from ..wire.types import ChatDelta, ChatResult, ReasoningPart, Usage
+from ..wire.accumulate import add_citations, merge_reasoning_details
+from ..wire.citations import citation_dict
+from ..wire.types import ChatDelta, ChatResult, Citation, ReasoningPart, Usage
+from .content_blocks import ANNOTATIONS_KEY, MODEL_PROVIDER, SERVER_TOOL_BLOCKS_KEY
 
 __all__ = ["StreamState", "result_to_chat_result", "to_usage_metadata"]
 
@@ -99,6 +106,7 @@ def _metadata(
     if cost is not None:
         meta["cost"] = cost
     meta["api"] = api
+    meta["model_provider"] = MODEL_PROVIDER
     return meta
 
 
@@ -109,6 +117,10 @@ def result_to_chat_result(result: ChatResult, requested_model: str, api: str) ->
         _reasoning_kwargs(result.reasoning, additional)
     if result.images:
         additional["images"] = list(result.images)
+    if result.citations:
+        additional[ANNOTATIONS_KEY] = [citation_dict(c) for c in result.citations]
+    if result.server_tool_blocks:
+        additional[SERVER_TOOL_BLOCKS_KEY] = [dict(b) for b in result.server_tool_blocks]
     usage = result.usage
     meta = _metadata(
         result.model,
@@ -202,10 +214,16 @@ def _text_chunk(text: str, message_id: str | None) -> ChatGenerationChunk:
     """A plain text chunk. It carries the response id when one is known, like the final
     chunk, so every chunk of one answer has the same id (LangChain would otherwise stamp
     its own run id on these and the provider id only on the last one)."""
+    meta = {"model_provider": MODEL_PROVIDER}
     if message_id is None:
-        message = _build_chunk({"content"}, {"content": text})
+        message = _build_chunk(
+            {"content", "response_metadata"}, {"content": text, "response_metadata": meta}
+        )
     else:
-        message = _build_chunk({"content", "id"}, {"content": text, "id": message_id})
+        message = _build_chunk(
+            {"content", "id", "response_metadata"},
+            {"content": text, "id": message_id, "response_metadata": meta},
+        )
     gen: ChatGenerationChunk = _build_gen({"message", "text"}, {"message": message, "text": text})
     return gen
 
@@ -215,6 +233,7 @@ class StreamState:
 
     __slots__ = (
         "_block",
+        "_citations",
         "_details",
         "api",
         "fingerprint",
@@ -240,6 +259,7 @@ class StreamState:
         self.request_id: str | None = None
         self.images: list[str] = []
         self._details: list[dict[str, Any]] = []
+        self._citations: list[Citation] = []
         self._block = 0  # index of the open Anthropic thinking block
 
     def chunk(self, delta: ChatDelta) -> ChatGenerationChunk | None:
@@ -270,6 +290,8 @@ class StreamState:
             or delta.reasoning_text
             or delta.reasoning_signature
             or delta.redacted_reasoning is not None
+            or delta.citations
+            or delta.server_tool_blocks
         ):
             return _text_chunk(text, self.id) if text else None
         return self._rich_chunk(delta)
@@ -304,10 +326,19 @@ class StreamState:
                 self._block += 1
             if blocks:
                 additional["thinking_blocks"] = blocks
+        if delta.citations:
+            # Only citations not sent yet: merged chunks concatenate these lists.
+            seen = len(self._citations)
+            add_citations(self._citations, delta.citations)
+            if len(self._citations) > seen:
+                additional[ANNOTATIONS_KEY] = [citation_dict(c) for c in self._citations[seen:]]
+        if delta.server_tool_blocks:
+            additional[SERVER_TOOL_BLOCKS_KEY] = [dict(b) for b in delta.server_tool_blocks]
         message = AIMessageChunk(
             content=delta.text,
             id=self.id,
             additional_kwargs=additional,
+            response_metadata={"model_provider": MODEL_PROVIDER},
             tool_call_chunks=[
                 {
                     "name": tc.name,

@@ -15,7 +15,7 @@ from typing import Any
 from ..errors import LunosInputError
 from ..wire.types import OPTION_FIELDS, ChatRequest
 from . import structured
-from .tools import resolve_tool_choice, to_tool_specs
+from .tools import is_server_tool, resolve_tool_choice, to_tool_specs
 
 __all__ = ["apply_call_options"]
 
@@ -39,7 +39,9 @@ def apply_call_options(req: ChatRequest, options: Mapping[str, Any]) -> dict[str
         elif key == "stop":
             req.stop = [value] if isinstance(value, str) else list(value)
         elif key == "tools":
-            req.tools = to_tool_specs(value, None)
+            server = [t for t in value if is_server_tool(t)]
+            req.tools = to_tool_specs([t for t in value if not is_server_tool(t)], None)
+            req.server_tools = server or None
         elif key == "tool_choice":
             req.tool_choice = resolve_tool_choice(value)
         elif key == "response_format":

@@ -145,7 +145,10 @@ def _add_block(block: Any, out: Message, parts: list[ContentPart], param: str) -
         for k, inner in enumerate(block.content):
             _add_block(inner, out, parts, f"{param}.content[{k}]")
     elif kind is CitationBlock:
-        _add_block(block.cited_content, out, parts, f"{param}.cited_content")
+        # On an assistant turn it is the reply's own citation (ChatResponse blocks): its
+        # excerpt is not something the model said, so it is not sent back as text.
+        if out.role != "assistant":
+            _add_block(block.cited_content, out, parts, f"{param}.cited_content")
     else:
         name = getattr(block, "block_type", kind.__name__)
         raise LunosInputError(

@@ -10,6 +10,9 @@ Why this shape:
 * Tool calls are ``ToolCallBlock`` s *and* OpenAI-shaped dicts in
   ``message.additional_kwargs["tool_calls"]``: LlamaIndex's structured-streaming helper
   only recognises a tool-call chunk by the latter.
+* Citations (web search) are ``CitationBlock`` s after the text *and* flat dicts in
+  ``message.additional_kwargs["annotations"]`` (what the server sent, nothing dropped);
+  Messages-route server-tool blocks are in ``additional_kwargs["server_tool_blocks"]``.
 * Streams are the hot path (one ``ChatResponse`` per chunk), so :class:`StreamState` keeps
   running totals and builds each chunk with ``model_construct`` (no re-validation of
   objects this module just created), parses tool arguments once, and only builds ``raw``
@@ -25,6 +28,7 @@ from typing import Any, TypeVar
 from llama_index.core.base.llms.types import (
     ChatMessage,
     ChatResponse,
+    CitationBlock,
     ContentBlock,
     ImageBlock,
     MessageRole,
@@ -34,15 +38,26 @@ from llama_index.core.base.llms.types import (
 )
 from pydantic import BaseModel
 
-from ..wire.accumulate import merge_reasoning_details
+from ..wire.accumulate import add_citations, merge_reasoning_details
+from ..wire.citations import citation_dict
 from ..wire.tool_args import parse_tool_arguments
-from ..wire.types import ChatDelta, ChatResult, InvalidToolCall, ReasoningPart, ToolCall, Usage
+from ..wire.types import (
+    ChatDelta,
+    ChatResult,
+    Citation,
+    InvalidToolCall,
+    ReasoningPart,
+    ToolCall,
+    Usage,
+)
 from .messages_in import DETAILS_KEY, REDACTED_KEY, SIGNATURE_KEY
 
 _M = TypeVar("_M", bound=BaseModel)
 
 __all__ = [
+    "ANNOTATIONS_KEY",
     "INVALID_TOOL_CALLS_KEY",
+    "SERVER_TOOL_BLOCKS_KEY",
     "StreamState",
     "chat_response_from_result",
     "openai_usage",
@@ -51,6 +66,10 @@ __all__ = [
 
 #: ``message.additional_kwargs`` key listing tool calls whose arguments were not valid JSON.
 INVALID_TOOL_CALLS_KEY = "invalid_tool_calls"
+#: ``message.additional_kwargs`` key of the reply's citations (flat dicts, one per source).
+ANNOTATIONS_KEY = "annotations"
+#: ``message.additional_kwargs`` key of Messages-route server-tool blocks, verbatim.
+SERVER_TOOL_BLOCKS_KEY = "server_tool_blocks"
 
 _ASSISTANT = MessageRole.ASSISTANT
 _set = object.__setattr__
@@ -204,6 +223,40 @@ def _tool_parts(
     return blocks, extra
 
 
+def _citation_block(citation: Citation, text: str) -> CitationBlock:
+    """A ``CitationBlock``: the cited excerpt (else the cited span of the answer), the URL."""
+    start, end = citation.start_index, citation.end_index
+    cited = citation.cited_text or citation.content
+    if cited is None and start is not None and end is not None:
+        cited = text[start:end]
+    location = {}
+    if start is not None:
+        location["start_index"] = start
+    if end is not None:
+        location["end_index"] = end
+    return CitationBlock(
+        cited_content=TextBlock(text=cited or ""),
+        source=citation.url or "",
+        title=citation.title or citation.url or "",
+        additional_location_info=location,
+    )
+
+
+def _add_citations(
+    citations: list[Citation],
+    server_blocks: list[dict[str, Any]],
+    text: str,
+    blocks: list[ContentBlock],
+    kwargs: dict[str, Any],
+) -> None:
+    """Citation blocks and the ``additional_kwargs`` entries of citations / server tools."""
+    if citations:
+        blocks.extend(_citation_block(c, text) for c in citations)
+        kwargs[ANNOTATIONS_KEY] = [citation_dict(c) for c in citations]
+    if server_blocks:
+        kwargs[SERVER_TOOL_BLOCKS_KEY] = [dict(b) for b in server_blocks]
+
+
 def response_kwargs(
     usage: Usage | None, model: str | None, finish: str | None, request_id: str | None
 ) -> dict[str, Any]:
@@ -235,6 +288,10 @@ def chat_response_from_result(result: ChatResult) -> ChatResponse:
     if result.tool_calls or result.invalid_tool_calls:
         tool_blocks, message_kwargs = _tool_parts(result.tool_calls, result.invalid_tool_calls)
         blocks.extend(tool_blocks)
+    if result.citations or result.server_tool_blocks:
+        _add_citations(
+            result.citations, result.server_tool_blocks, result.text, blocks, message_kwargs
+        )
 
     raw: dict[str, Any] = dict(result.raw) if isinstance(result.raw, dict) else {}
     if usage is not None:
@@ -278,6 +335,8 @@ class StreamState:
     """
 
     __slots__ = (
+        "citations",
+        "cite_parts",
         "details",
         "finish",
         "id",
@@ -287,6 +346,7 @@ class StreamState:
         "raw",
         "redacted",
         "request_id",
+        "server_blocks",
         "signature",
         "text",
         "thinking",
@@ -313,6 +373,10 @@ class StreamState:
         self.model: str | None = None
         self.request_id: str | None = None
         self.images: list[str] = []
+        self.citations: list[Citation] = []
+        self.server_blocks: list[dict[str, Any]] = []
+        #: Citation blocks + kwargs built once per change (not per chunk), like tool_final.
+        self.cite_parts: tuple[list[ContentBlock], dict[str, Any]] | None = None
         self.raw: dict[str, Any] | None = None
         #: Nothing but text so far (and no finish/usage yet): the hot path applies.
         self.plain = True
@@ -338,6 +402,8 @@ class StreamState:
             and d.redacted_reasoning is None
             and not d.reasoning_details
             and not d.images
+            and not d.citations
+            and not d.server_tool_blocks
         ):
             # Hot path: a text-only chunk of a text-only reply so far.
             message = _new_message(
@@ -372,6 +438,14 @@ class StreamState:
         if d.images:
             self.images.extend(d.images)
             self.plain = False
+        if d.citations:
+            add_citations(self.citations, d.citations)
+            self.plain = False
+            self.cite_parts = None
+        if d.server_tool_blocks:
+            self.server_blocks.extend(d.server_tool_blocks)
+            self.plain = False
+            self.cite_parts = None
         changed = False
         if d.finish_reason is not None:
             self.finish = d.finish_reason
@@ -488,4 +562,11 @@ class StreamState:
                     )
                     dicts.append(_openai_tool_call(slot.id, slot.name, slot.args))
                 kwargs["tool_calls"] = dicts
+        if self.citations or self.server_blocks:
+            if self.cite_parts is None:
+                parts: tuple[list[ContentBlock], dict[str, Any]] = ([], {})
+                _add_citations(self.citations, self.server_blocks, self.text, *parts)
+                self.cite_parts = parts
+            blocks.extend(self.cite_parts[0])
+            kwargs.update(self.cite_parts[1])
         return _new_message(role=_ASSISTANT, blocks=blocks, additional_kwargs=kwargs)

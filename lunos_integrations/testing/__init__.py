@@ -27,6 +27,9 @@ Pieces (each module's docstring documents its part):
   calls like a throttling gateway (per-key token bucket with or without ``Retry-After``,
   in-flight cap, timed outage) and counts admitted and refused requests.
 * :mod:`.catalog` — the models served at ``/v1/models``.
+* :mod:`.web_search` — the web-search server tool: deterministic results and citations
+  (chat ``annotations``; messages ``server_tool_use`` / ``web_search_tool_result`` blocks
+  and text ``citations``), streamed too.
 * :mod:`.strict_types` — ``strict_openai_types=True``: refuse ``content: null`` (and other
   message shapes strict OpenAI-compatible servers refuse) as llama-cpp-python's server does.
 * :mod:`.hostile` — :class:`HostileServer`, a raw-socket server that misbehaves on purpose

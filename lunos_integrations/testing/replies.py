@@ -14,6 +14,7 @@ from typing import Any
 
 from .fake_model import ModelTurn
 from .sse import SSEFrame, json_frame
+from .web_search import Search
 
 TEXT_PIECE = 4
 """Characters of text / reasoning per streamed delta."""
@@ -46,10 +47,16 @@ def _chat_finish(turn: ModelTurn) -> str:
 
 
 def chat_completion_json(
-    turn: ModelTurn, model_id: str, completion_id: str, report_cost: bool
+    turn: ModelTurn,
+    model_id: str,
+    completion_id: str,
+    report_cost: bool,
+    search: Search | None = None,
 ) -> dict[str, Any]:
     """The non-streaming ``chat.completion`` object."""
     message: dict[str, Any] = {"role": "assistant", "content": turn.text}
+    if search is not None:
+        message["annotations"] = search.chat_annotations(turn.text or "")
     if turn.reasoning is not None:
         message[turn.reasoning_field] = turn.reasoning
         if turn.reasoning_field == "reasoning":
@@ -86,6 +93,7 @@ def chat_completion_frames(
     completion_id: str,
     report_cost: bool,
     include_usage: bool,
+    search: Search | None = None,
 ) -> list[SSEFrame]:
     """The ``chat.completion.chunk`` stream, ending with ``data: [DONE]``."""
     created = int(time.time())
@@ -129,6 +137,8 @@ def chat_completion_frames(
             frames.append(
                 chunk({"tool_calls": [{"index": index, "function": {"arguments": piece}}]})
             )
+    if search is not None:
+        frames.append(chunk({"annotations": search.chat_annotations(turn.text or "")}))
     frames.append(chunk({}, _chat_finish(turn)))
     if include_usage:
         frames.append(
@@ -172,12 +182,17 @@ def _messages_usage(turn: ModelTurn) -> dict[str, Any]:
     }
 
 
-def _content_blocks(turn: ModelTurn) -> list[dict[str, Any]]:
+def _content_blocks(turn: ModelTurn, search: Search | None = None) -> list[dict[str, Any]]:
     blocks: list[dict[str, Any]] = []
     if turn.reasoning is not None:
         blocks.append({"type": "thinking", "thinking": turn.reasoning, "signature": turn.signature})
+    if search is not None:
+        blocks.extend(search.lead_blocks())
     if turn.text is not None and (turn.text or not turn.tool_calls):
-        blocks.append({"type": "text", "text": turn.text})
+        text: dict[str, Any] = {"type": "text", "text": turn.text}
+        if search is not None:
+            text["citations"] = search.block_citations()
+        blocks.append(text)
     blocks.extend(
         {"type": "tool_use", "id": c.id, "name": c.name, "input": c.arguments}
         for c in turn.tool_calls
@@ -185,21 +200,28 @@ def _content_blocks(turn: ModelTurn) -> list[dict[str, Any]]:
     return blocks
 
 
-def message_json(turn: ModelTurn, model_id: str, message_id: str) -> dict[str, Any]:
+def message_json(
+    turn: ModelTurn, model_id: str, message_id: str, search: Search | None = None
+) -> dict[str, Any]:
     """The non-streaming Anthropic ``message`` object."""
+    usage = _messages_usage(turn)
+    if search is not None:
+        usage.update(search.usage())
     return {
         "id": message_id,
         "type": "message",
         "role": "assistant",
         "model": model_id,
-        "content": _content_blocks(turn),
+        "content": _content_blocks(turn, search),
         "stop_reason": _STOP_REASON[turn.finish],
         "stop_sequence": turn.stop_sequence,
-        "usage": _messages_usage(turn),
+        "usage": usage,
     }
 
 
-def message_frames(turn: ModelTurn, model_id: str, message_id: str) -> list[SSEFrame]:
+def message_frames(
+    turn: ModelTurn, model_id: str, message_id: str, search: Search | None = None
+) -> list[SSEFrame]:
     """The Anthropic event stream: message_start … message_stop."""
     usage = _messages_usage(turn)
     frames = [
@@ -224,8 +246,11 @@ def message_frames(turn: ModelTurn, model_id: str, message_id: str) -> list[SSEF
     def event(payload: dict[str, Any]) -> SSEFrame:
         return json_frame(payload, event=str(payload["type"]))
 
-    for index, block in enumerate(_content_blocks(turn)):
+    for index, block in enumerate(_content_blocks(turn, search)):
         btype = block["type"]
+        if search is not None and btype in ("server_tool_use", "web_search_tool_result"):
+            frames.extend(event(e) for e in search.server_block_events(block, index))
+            continue
         if btype == "thinking":
             start: dict[str, Any] = {"type": "thinking", "thinking": "", "signature": ""}
             deltas = [
@@ -236,6 +261,10 @@ def message_frames(turn: ModelTurn, model_id: str, message_id: str) -> list[SSEF
         elif btype == "text":
             start = {"type": "text", "text": ""}
             deltas = [{"type": "text_delta", "text": p} for p in _pieces(block["text"], TEXT_PIECE)]
+            if block.get("citations"):
+                start["citations"] = []
+                cites = [{"type": "citations_delta", "citation": c} for c in block["citations"]]
+                deltas = cites + deltas
         else:
             start = {"type": "tool_use", "id": block["id"], "name": block["name"], "input": {}}
             args = next(c.arguments_json for c in turn.tool_calls if c.id == block["id"])
@@ -260,7 +289,10 @@ def message_frames(turn: ModelTurn, model_id: str, message_id: str) -> list[SSEF
                     "stop_reason": _STOP_REASON[turn.finish],
                     "stop_sequence": turn.stop_sequence,
                 },
-                "usage": {"output_tokens": turn.completion_tokens},
+                "usage": {
+                    "output_tokens": turn.completion_tokens,
+                    **(search.usage() if search is not None else {}),
+                },
             }
         )
     )

@@ -30,7 +30,7 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from . import catalog as catalog_mod
-from . import fake_embeddings, fake_model, replies, strict_types
+from . import fake_embeddings, fake_model, replies, strict_types, web_search
 from .billing import Billing, embedding_cost
 from .http11 import HTTPRequest
 from .scripting import error_envelope
@@ -340,19 +340,23 @@ class Router:
         system = fake_model.system_text(body, "chat")
         turn = fake_model.chat_turn(body, model, cached_system=self._cache_hit(system))
         self.billing.charge("chat", str(model["id"]), request.headers.get("x-app-id"), turn.cost)
-        completion_id = f"chatcmpl-local{self._next_id()}"
+        number = self._next_id()
+        completion_id = f"chatcmpl-local{number}"
+        search = web_search.search_for(body, turn.text, number)
         if body.get("stream") is True:
             options = body.get("stream_options")
             include_usage = isinstance(options, Mapping) and options.get("include_usage") is True
             # "strict" rejects stream_options, like gateways that always send usage
             include_usage = include_usage or self.catalog_profile == "strict"
             frames = replies.chat_completion_frames(
-                turn, str(model["id"]), completion_id, self.report_cost, include_usage
+                turn, str(model["id"]), completion_id, self.report_cost, include_usage, search
             )
             return Reply(200, content_type="text/event-stream", frames=frames, kind="chat")
         return json_reply(
             200,
-            replies.chat_completion_json(turn, str(model["id"]), completion_id, self.report_cost),
+            replies.chat_completion_json(
+                turn, str(model["id"]), completion_id, self.report_cost, search
+            ),
         )
 
     def _messages(self, request: HTTPRequest) -> Reply:
@@ -365,11 +369,13 @@ class Router:
         turn = fake_model.messages_turn(body, model, cached_system=self._cache_hit(system))
         app_id = request.headers.get("x-app-id")
         self.billing.charge("messages", str(model["id"]), app_id, turn.cost)
-        message_id = f"msg_local{self._next_id()}"
+        number = self._next_id()
+        message_id = f"msg_local{number}"
+        search = web_search.search_for(body, turn.text, number)
         if body.get("stream") is True:
-            frames = replies.message_frames(turn, str(model["id"]), message_id)
+            frames = replies.message_frames(turn, str(model["id"]), message_id, search)
             return Reply(200, content_type="text/event-stream", frames=frames, kind="messages")
-        return json_reply(200, replies.message_json(turn, str(model["id"]), message_id))
+        return json_reply(200, replies.message_json(turn, str(model["id"]), message_id, search))
 
     def _embeddings(self, request: HTTPRequest) -> Reply:
         self._check_auth(request)

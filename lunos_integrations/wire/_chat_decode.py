@@ -28,6 +28,7 @@ from ._common import (
     want_str,
     wrong_type,
 )
+from .citations import decode_annotations
 from .tool_args import parse_tool_arguments
 from .types import (
     ChatDelta,
@@ -202,6 +203,7 @@ def decode_response(body: Any) -> ChatResult:
         provider=want_str(body.get("provider"), f"{_REPLY} provider"),
         system_fingerprint=want_str(body.get("system_fingerprint"), f"{_REPLY} system_fingerprint"),
         images=_images(message.get("images"), f"{where}.images"),
+        citations=decode_annotations(message.get("annotations"), f"{where}.annotations"),
         raw=body,
     )
 
@@ -396,6 +398,9 @@ def _decode_chunk(obj: Any) -> tuple[ChatDelta, list[bool] | None]:
         delta.images = _images(images, f"{where}.images")
     elif images is not None and type(images) is not list:
         raise wrong_type(f"{where}.images", "an array", images)
+    annotations = d.get("annotations")
+    if annotations is not None:
+        delta.citations = tuple(decode_annotations(annotations, f"{where}.annotations"))
     return delta, given
 
 

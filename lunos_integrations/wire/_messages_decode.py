@@ -24,10 +24,12 @@ from ._common import (
     want_str,
     wrong_type,
 )
+from .citations import decode_block_citations, decode_citation
 from .tool_args import parse_tool_arguments
 from .types import (
     ChatDelta,
     ChatResult,
+    Citation,
     InvalidToolCall,
     ReasoningPart,
     ToolCall,
@@ -53,6 +55,18 @@ def normalize_stop_reason(reason: Any) -> str | None:
 
 
 _REPLY = "Messages response"
+
+
+def is_server_tool_block(kind: str | None) -> bool:
+    """A block the server's own tools produced (web search, code execution, MCP).
+
+    ``server_tool_use`` / ``mcp_tool_use`` are the calls, ``*_tool_result`` their results
+    (``web_search_tool_result`` ...). They are kept verbatim: the caller did not run
+    them, so they are neither tool calls to execute nor text.
+    """
+    if not kind:
+        return False
+    return kind in ("server_tool_use", "mcp_tool_use") or kind.endswith("_tool_result")
 
 
 def decode_usage(obj: Any, where: str = "usage") -> Usage | None:
@@ -107,13 +121,26 @@ def decode_response(body: Any) -> ChatResult:
     reasoning: list[ReasoningPart] = []
     tool_calls: list[ToolCall] = []
     invalid: list[InvalidToolCall] = []
+    citations: list[Citation] = []
+    server_blocks: list[dict[str, Any]] = []
+    offset = 0
     for j, block in enumerate(content):
         where = f"{_REPLY} content[{j}]"
         if not isinstance(block, dict):
             raise wrong_type(where, "an object", block)
         kind = want_str(block.get("type"), f"{where}.type")
         if kind == "text":
-            texts.append(want_str(block.get("text"), f"{where}.text") or "")
+            text = want_str(block.get("text"), f"{where}.text") or ""
+            texts.append(text)
+            if block.get("citations"):
+                citations.extend(
+                    decode_block_citations(
+                        block["citations"], f"{where}.citations", offset, offset + len(text)
+                    )
+                )
+            offset += len(text)
+        elif is_server_tool_block(kind):
+            server_blocks.append(dict(block))
         elif kind == "thinking":
             reasoning.append(
                 ReasoningPart(
@@ -144,6 +171,8 @@ def decode_response(body: Any) -> ChatResult:
         id=want_str(body.get("id"), f"{_REPLY} id"),
         model=want_str(body.get("model"), f"{_REPLY} model"),
         provider=want_str(body.get("provider"), f"{_REPLY} provider"),
+        citations=citations,
+        server_tool_blocks=server_blocks,
         raw=body,
     )
 
@@ -171,7 +200,17 @@ class MessagesStreamDecoder:
     delta types are skipped (the API adds new ones).
     """
 
-    __slots__ = ("_blocks", "_finished", "_start_usage", "_tool_count", "_usage_sent")
+    __slots__ = (
+        "_blocks",
+        "_cites",
+        "_finished",
+        "_server",
+        "_start_usage",
+        "_text_len",
+        "_text_start",
+        "_tool_count",
+        "_usage_sent",
+    )
 
     def __init__(self) -> None:
         self._start_usage: dict[str, Any] = {}
@@ -179,6 +218,13 @@ class MessagesStreamDecoder:
         self._tool_count = 0
         self._usage_sent = False
         self._finished = False
+        # Citations arrive inside a text block (citations_delta) but cite the whole
+        # block, whose span in the reply is known only at its content_block_stop.
+        self._text_len = 0
+        self._text_start: dict[int, int] = {}
+        self._cites: dict[int, list[Citation]] = {}
+        # Server-tool call blocks being streamed: index -> (block, input JSON fragments).
+        self._server: dict[int, tuple[dict[str, Any], list[str]]] = {}
 
     @property
     def finished(self) -> bool:
@@ -232,7 +278,26 @@ class MessagesStreamDecoder:
             return out
         if kind == "message_stop":
             return self._stop()
+        if kind == "content_block_stop" and (self._cites or self._server):
+            return self._block_stop(self._index(data, where))
         return None  # ping, content_block_stop, error, unknown
+
+    def _block_stop(self, index: int | None) -> ChatDelta | None:
+        """Citations of a finished text block / a finished server-tool call block."""
+        key = -1 if index is None else index
+        cites = self._cites.pop(key, None)
+        if cites:
+            start = self._text_start.get(key, 0)
+            for c in cites:
+                c.start_index, c.end_index = start, self._text_len
+            return ChatDelta(citations=tuple(cites))
+        pending = self._server.pop(key, None)
+        if pending is not None:
+            block, fragments = pending
+            if fragments:
+                block["input"] = _json_value("".join(fragments))
+            return ChatDelta(server_tool_blocks=(block,))
+        return None
 
     def _stop(self) -> ChatDelta | None:
         self._finished = True
@@ -265,7 +330,22 @@ class MessagesStreamDecoder:
         kind = want_str(block.get("type"), f"{where}.type")
         if kind == "text":
             text = want_str(block.get("text"), f"{where}.text")
-            return ChatDelta(text=text) if text else None
+            key = -1 if index is None else index
+            self._text_start[key] = self._text_len
+            initial = block.get("citations")
+            if initial:
+                cited = decode_block_citations(initial, f"{where}.citations", 0, 0)
+                self._cites.setdefault(key, []).extend(cited)
+            if text:
+                self._text_len += len(text)
+                return ChatDelta(text=text)
+            return None
+        if kind is not None and is_server_tool_block(kind):
+            copy = dict(block)
+            if kind.endswith("_tool_result"):  # sent whole
+                return ChatDelta(server_tool_blocks=(copy,))
+            self._server[-1 if index is None else index] = (copy, [])
+            return None
         if kind == "thinking":
             thinking = want_str(block.get("thinking"), f"{where}.thinking")
             signature = want_str(block.get("signature"), f"{where}.signature")
@@ -298,9 +378,17 @@ class MessagesStreamDecoder:
         kind = want_str(d.get("type"), f"{where}.type")
         if kind == "text_delta":
             text = want_str(d.get("text"), f"{where}.text")
-            return ChatDelta(text=text) if text else None
+            if text:
+                self._text_len += len(text)
+                return ChatDelta(text=text)
+            return None
         if kind == "input_json_delta":
             partial = want_str(d.get("partial_json"), f"{where}.partial_json")
+            server = self._server.get(-1 if index is None else index) if self._server else None
+            if server is not None:
+                if partial:
+                    server[1].append(partial)
+                return None
             ordinal = self._blocks.get(index) if index is not None else None
             if ordinal is None:
                 ordinal = max(self._tool_count - 1, 0)
@@ -311,4 +399,17 @@ class MessagesStreamDecoder:
         if kind == "signature_delta":
             signature = want_str(d.get("signature"), f"{where}.signature")
             return ChatDelta(reasoning_signature=signature) if signature else None
-        return None  # citations_delta and future delta types
+        if kind == "citations_delta":
+            cited = decode_citation(d.get("citation"), f"{where}.citation", 0, 0)
+            self._cites.setdefault(-1 if index is None else index, []).append(cited)
+            return None
+        return None  # future delta types
+
+
+def _json_value(text: str) -> Any:
+    """The streamed ``input`` of a server-tool call; what is not JSON is kept as text
+    (the server ran the tool already, so a bad fragment is information, not an error)."""
+    try:
+        return json.loads(text)
+    except ValueError:
+        return text

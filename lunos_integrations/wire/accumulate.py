@@ -7,12 +7,21 @@ returns for the same reply sent without streaming (except ``raw``, which is ``No
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any
 
 from .tool_args import parse_tool_arguments
-from .types import ChatDelta, ChatResult, InvalidToolCall, ReasoningPart, ToolCall, Usage
+from .types import (
+    ChatDelta,
+    ChatResult,
+    Citation,
+    InvalidToolCall,
+    ReasoningPart,
+    ToolCall,
+    Usage,
+)
 
-__all__ = ["StreamAccumulator", "merge_reasoning_details"]
+__all__ = ["StreamAccumulator", "add_citations", "merge_reasoning_details"]
 
 # String fields of reasoning_details entries that arrive in fragments and concatenate.
 _CONCAT_FIELDS = ("text", "summary", "data")
@@ -73,16 +82,29 @@ def merge_reasoning_details(into: list[dict[str, Any]], fragments: list[dict[str
                 target[key] = value
 
 
+def add_citations(into: list[Citation], new: Iterable[Citation]) -> None:
+    """Append streamed citations, skipping ones already held (in place).
+
+    Some servers repeat the whole annotation list on several chunks (the last content
+    chunk and the finish chunk); a citation equal in every field is the same citation.
+    """
+    for citation in new:
+        if citation not in into:
+            into.append(citation)
+
+
 class StreamAccumulator:
     """Collects deltas; :meth:`result` can be called at any time (also mid-stream)."""
 
     __slots__ = (
+        "_citations",
         "_finish_reason",
         "_id",
         "_images",
         "_model",
         "_provider",
         "_reasoning",
+        "_server_blocks",
         "_system_fingerprint",
         "_text",
         "_tools",
@@ -100,6 +122,8 @@ class StreamAccumulator:
         self._provider: str | None = None
         self._system_fingerprint: str | None = None
         self._images: list[str] = []
+        self._citations: list[Citation] = []
+        self._server_blocks: list[dict[str, Any]] = []
 
     def _open_reasoning(self) -> _Reasoning:
         if self._reasoning:
@@ -155,6 +179,10 @@ class StreamAccumulator:
             self._system_fingerprint = delta.system_fingerprint
         if delta.images:
             self._images.extend(delta.images)
+        if delta.citations:
+            add_citations(self._citations, delta.citations)
+        if delta.server_tool_blocks:
+            self._server_blocks.extend(delta.server_tool_blocks)
 
     def result(self) -> ChatResult:
         tool_calls: list[ToolCall] = []
@@ -187,4 +215,6 @@ class StreamAccumulator:
             provider=self._provider,
             system_fingerprint=self._system_fingerprint,
             images=list(self._images),
+            citations=list(self._citations),
+            server_tool_blocks=list(self._server_blocks),
         )

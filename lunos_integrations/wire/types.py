@@ -218,6 +218,30 @@ OPTION_FIELDS: tuple[str, ...] = (
 
 
 @dataclass(slots=True)
+class Citation:
+    """A source the answer cites (a web-search result, a document passage).
+
+    Both routes decode into this one form: chat-completions ``annotations``
+    (``url_citation``, nested OpenAI style or flat OpenRouter style) and Messages-route
+    ``citations`` on text blocks. ``start_index`` / ``end_index`` are character offsets
+    into the reply text (:attr:`ChatResult.text`): the server's own on the chat route, the
+    span of the cited text block on the Messages route. ``kind`` is the wire type
+    (``url_citation``, ``web_search_result_location``, ``char_location`` ...); keys this
+    type has no field for are kept in ``extras``, so nothing the server sent is lost.
+    """
+
+    kind: str = "url_citation"
+    url: str | None = None
+    title: str | None = None
+    start_index: int | None = None
+    end_index: int | None = None
+    cited_text: str | None = None
+    #: OpenRouter-style page excerpt (``url_citation.content``).
+    content: str | None = None
+    extras: dict[str, Any] | None = None
+
+
+@dataclass(slots=True)
 class Usage:
     """Token counts in one vocabulary for both routes.
 
@@ -252,6 +276,10 @@ class ChatResult:
     provider: str | None = None
     system_fingerprint: str | None = None
     images: list[str] = field(default_factory=list)
+    citations: list[Citation] = field(default_factory=list)
+    #: Messages-route server-tool blocks (``server_tool_use``, ``web_search_tool_result``
+    #: ...) exactly as received: the server ran the tool, the caller may show or echo them.
+    server_tool_blocks: list[dict[str, Any]] = field(default_factory=list)
     raw: dict[str, Any] | None = None
     #: Set by the client (not the codecs): the request id header, when the server sent one.
     request_id: str | None = None
@@ -286,6 +314,10 @@ class ChatDelta:
     provider: str | None = None
     system_fingerprint: str | None = None
     images: list[str] = field(default_factory=list)
+    # Tuples, not lists: a delta is built per stream event, and an empty tuple costs no
+    # allocation (these are set whole by the decoders, never appended to).
+    citations: tuple[Citation, ...] = ()
+    server_tool_blocks: tuple[dict[str, Any], ...] = ()
     #: Set by the client on the first delta of a stream: the response's request id header.
     request_id: str | None = None
 

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
-from typing import Any
+import uuid
+from typing import Any, Literal
 
 import pytest
+from langchain_core.messages import AIMessage, AIMessageChunk, HumanMessage, SystemMessage
 from langchain_tests.integration_tests import ChatModelIntegrationTests
 from langchain_tests.unit_tests import ChatModelUnitTests
 from lc_support import assert_schema_valid, chat_bodies, shared_server
@@ -130,6 +132,48 @@ class _LunosIntegrationBase(ChatModelIntegrationTests):
     def supports_anthropic_inputs(self) -> bool:
         return True
 
+    @property
+    def supports_model_override(self) -> bool:
+        return True
+
+    @property
+    def supported_usage_metadata_details(
+        self,
+    ) -> dict[Literal["invoke", "stream"], list[Any]]:
+        # What the routes report: cached prompt tokens on both, cache writes on the
+        # messages route, reasoning tokens on the chat route (Anthropic sends no count).
+        details: list[Any] = ["cache_read_input"]
+        details.append("cache_creation_input" if self.api == "messages" else "reasoning_output")
+        return {"invoke": details, "stream": details}
+
+    def _details_model(self, **kwargs: Any) -> ChatLunos:
+        return ChatLunos(**{**self.chat_model_params, **kwargs})
+
+    def _call(self, model: ChatLunos, messages: list[Any], stream: bool) -> AIMessage:
+        if not stream:
+            return model.invoke(messages)
+        full: AIMessageChunk | None = None
+        for chunk in model.stream(messages):
+            full = chunk if full is None else full + chunk
+        assert full is not None
+        return AIMessage(content=full.content, usage_metadata=full.usage_metadata)
+
+    def _system_turn(self) -> list[Any]:
+        # A system text of its own: the local server caches prompts per exact system text.
+        return [SystemMessage(f"You are terse. Session {uuid.uuid4()}."), HumanMessage("hi")]
+
+    def invoke_with_cache_read_input(self, *, stream: bool = False) -> AIMessage:
+        model, messages = self._details_model(), self._system_turn()
+        model.invoke(messages)  # the first call writes the cache
+        return self._call(model, messages, stream)
+
+    def invoke_with_cache_creation_input(self, *, stream: bool = False) -> AIMessage:
+        return self._call(self._details_model(), self._system_turn(), stream)
+
+    def invoke_with_reasoning_output(self, *, stream: bool = False) -> AIMessage:
+        model = self._details_model(model="deepseek/deepseek-r1")
+        return self._call(model, [HumanMessage("hello")], stream)
+
 
 class TestChatLunosChatCompletions(_LunosIntegrationBase):
     api = "chat_completions"
@@ -143,3 +187,19 @@ class TestChatLunosMessages(_LunosIntegrationBase):
     @property
     def model_override_value(self) -> str:
         return "anthropic/claude-sonnet-4"
+
+
+class _OutputV1:
+    """The same suites with ``output_version="v1"``: content is the standard blocks."""
+
+    @property
+    def chat_model_params(self) -> dict[str, Any]:
+        return {**super().chat_model_params, "output_version": "v1"}  # type: ignore[misc]
+
+
+class TestChatLunosChatCompletionsV1(_OutputV1, TestChatLunosChatCompletions):
+    pass
+
+
+class TestChatLunosMessagesV1(_OutputV1, TestChatLunosMessages):
+    pass
