@@ -22,9 +22,6 @@ from benchmarks.clients import BENCHES
 from benchmarks.imports import STATEMENTS
 
 ROOT = Path(__file__).resolve().parents[2]
-#: One worker runs this module under pytest-xdist: the quick run (a module fixture, about a
-#: minute of subprocesses) then happens once, not once per worker that got one of its tests.
-pytestmark = pytest.mark.xdist_group("bench_smoke")
 
 
 @pytest.fixture(scope="module")

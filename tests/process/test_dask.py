@@ -23,8 +23,7 @@ distributed = pytest.importorskip(
     "distributed", reason="dask[distributed] is not installed (test extra)"
 )
 
-#: One worker runs this module under pytest-xdist, so its cluster (module fixture) starts once.
-pytestmark = [pytest.mark.timeout(240), pytest.mark.xdist_group("dask")]
+pytestmark = pytest.mark.timeout(240)
 
 
 @pytest.fixture(scope="module")

@@ -21,8 +21,7 @@ from .support import answer_in_worker, crossed, prompt_of
 
 ray = pytest.importorskip("ray", reason="ray is not installed (it has no wheel for this platform)")
 
-#: One worker runs this module under pytest-xdist, so its cluster (module fixture) starts once.
-pytestmark = [pytest.mark.timeout(300), pytest.mark.xdist_group("ray")]
+pytestmark = pytest.mark.timeout(300)
 
 
 @pytest.fixture(scope="module")
