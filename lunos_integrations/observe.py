@@ -109,6 +109,13 @@ class CallObserver:
     def on_response(self, attempt: int, status: int, headers: Mapping[str, str]) -> None:
         """An attempt's status line and headers arrived (errors and retried ones too)."""
 
+    def on_rate_limit_wait(self, seconds: float) -> None:
+        """The key's rate governor held one send's attempts ``seconds`` in all (> 0).
+
+        Told once per send that got an answer; a call that resends (a dropped parameter, a
+        fallback hop) may be told again, so observers add the figures up.
+        """
+
     def on_retarget(self, request: Any, reason: str) -> None:
         """The call goes on with ``request``: ``"fallback_model"`` or ``"dropped:<key>"``."""
 
@@ -212,6 +219,9 @@ class Observation:
 
     def on_response(self, attempt: int, status: int, headers: Mapping[str, str]) -> None:
         self._each("on_response", attempt, status, headers)
+
+    def on_rate_limit_wait(self, seconds: float) -> None:
+        self._each("on_rate_limit_wait", seconds)
 
     def on_retarget(self, request: Any, reason: str) -> None:
         self._each("on_retarget", request, reason)

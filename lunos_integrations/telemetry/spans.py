@@ -236,7 +236,7 @@ class SpanObserver(CallObserver):
                 self._deltas.append(delta)
 
     def on_rate_limit_wait(self, seconds: float) -> None:
-        """Seconds the transport's rate governor held an attempt (once it reports them)."""
+        """Seconds the transport's rate governor held one send's attempts (per send)."""
         self._wait += seconds
         self._attrs[N.RATE_LIMIT_WAIT] = self._wait
 

@@ -369,6 +369,8 @@ class Transport:
             retry = gate.answered(response, attempt < self.config.max_retries)
             if response.status_code < 400:
                 response.extensions["lunos_waited"] = gate.waited
+                if observation and gate.waited:
+                    observation.on_rate_limit_wait(gate.waited)
                 return response
             reader = self._error_reader(response, budget, method, path)
             deadline.attach(response, budget)
@@ -563,6 +565,8 @@ class Transport:
             retry = gate.answered(response, attempt < self.config.max_retries)
             if response.status_code < 400:
                 response.extensions["lunos_waited"] = gate.waited
+                if observation and gate.waited:
+                    observation.on_rate_limit_wait(gate.waited)
                 return response
             reader = self._error_reader(response, budget, method, path)
             deadline.attach(response, budget)

@@ -65,3 +65,23 @@ def test_rate_governor_wait_is_recorded_once_reported(otel: Otel, server: LocalL
         made[0].on_rate_limit_wait(0.5)
         list(stream)
     assert otel.span().attributes["lunos.rate_limit.wait_seconds"] == 0.75  # type: ignore[index]
+
+
+def test_seconds_held_by_the_rate_governor_are_on_the_span(otel: Otel) -> None:
+    """The transport tells the call's observers what the key's governor held it for.
+
+    A bucket of five requests per second, burst one, with ``Retry-After: 0.3``: the second
+    call, sent at once, is refused, the governor holds the retry until the server's time,
+    and that call's span carries the wait (the first call's does not: nothing held it).
+    """
+    from lunos_integrations.testing import Throttle
+
+    throttle = Throttle(rate=5.0, burst=1.0, retry_after=0.3)
+    with LocalLunosServer(throttle=throttle) as server, otel.client(server) as client:
+        for text in ("first", "second"):
+            client.chat(ChatRequest(model="openai/gpt-4o", messages=[Message("user", text)]))
+    first, second = sorted(otel.spans(), key=lambda s: s.start_time or 0)
+    assert "lunos.rate_limit.wait_seconds" not in (first.attributes or {})
+    held = (second.attributes or {})["lunos.rate_limit.wait_seconds"]
+    assert isinstance(held, float) and held > 0
+    assert throttle.refused >= 1  # the server did refuse, so there was something to hold
