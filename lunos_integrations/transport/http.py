@@ -131,7 +131,8 @@ class Transport:
     def _gate(self, request: httpx.Request, body: Any, budget: Budget) -> Gate:
         """This call's passage through the governor; waits are bounded like an attempt."""
         cost = estimate_tokens(request.content, body) if self._governor else 0.0
-        return gate_for(self._governor, cost, budget.seconds, budget.what, request.method)
+        cap = self.config.max_retry_wait
+        return gate_for(self._governor, cost, budget.seconds, budget.what, request.method, cap)
 
     def __repr__(self) -> str:
         return f"Transport(base_url={self._display_base!r}, app_id={self.config.app_id!r})"

@@ -43,6 +43,8 @@ SAMPLES: dict[str, Any] = {
     "url": "http://127.0.0.1:9/v1/chat/completions",
     "body_excerpt": "<html>oops</html>",
     "calls": [{"id": "c1", "name": "f", "arguments": "{", "error": "bad JSON"}],
+    "waited": 1.5,
+    "reason": "deadline",
 }
 
 

@@ -29,7 +29,7 @@ from collections.abc import Callable, Mapping
 from ..._forksafe import ForkSafeLock
 from ...errors import ThrottledError
 from .health import Health, RetryBudget
-from .pause import has_rate_headers, header_limits, spread_for
+from .pause import GAP_S, has_rate_headers, header_limits, spread_for
 from .rate import InflightLimit, Pacer, RateEstimator
 from .waiting import Kind, Outcome, Ticket
 
@@ -66,6 +66,7 @@ class Governor:
         self.budget = RetryBudget()
         self.paused_until = -math.inf
         self._spread = 0.0
+        self._rank = 0
         self.inflight = 0
         self._slot_queue: deque[Ticket] = deque()
         self._outage_queue: list[Ticket] = []
@@ -153,7 +154,11 @@ class Governor:
             return HOLD, max(_EPSILON, min(left, until_probe))
         if now < self.paused_until:
             if t.release_at is None or t.release_at < self.paused_until:
-                t.release_at = self.paused_until + self._rng.random() * self._spread
+                # In arrival order, a gap apart (jittered within it): a lone call leaves at
+                # the pause's end, a herd leaves over a window that grows with its size.
+                rank, self._rank = self._rank, self._rank + 1
+                gap = self._spread
+                t.release_at = self.paused_until + (rank + self._rng.random()) * gap
             t.slot_at = None  # a slot booked before the pause is void: book anew after it
             return SLEEP, t.release_at - now
         if t.release_at is not None and now < t.release_at - _EPSILON:
@@ -323,6 +328,7 @@ class Governor:
         if until > self.paused_until:
             self.paused_until = until
             self._spread = spread_for(length)
+            self._rank = 0
             self._stats["pauses"] += 1
 
     def _read_headers(self, headers: Mapping[str, str], now: float) -> None:
@@ -342,11 +348,11 @@ class Governor:
             self._header_until = now + (limits.reset_s or 0.0)
 
     def _release_outage(self, now: float) -> None:
-        """The outage is over: wake every held attempt, each at its own jittered time."""
+        """The outage is over: wake every held attempt, one after another (jittered gaps)."""
         held, self._outage_queue = self._outage_queue, []
-        spread = spread_for(min(1.0, 0.01 * len(held)))
-        for t in held:
-            t.release_at = now + self._rng.random() * spread
+        gap = GAP_S / 2  # fewer probes' worth of doubt than after a pause: a shorter gap
+        for rank, t in enumerate(held):
+            t.release_at = now + (rank + self._rng.random()) * gap
             t.wake()
 
     def _wake_outage_probe(self) -> None:

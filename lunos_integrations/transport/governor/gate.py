@@ -8,6 +8,7 @@ one line per event (before an attempt, after its answer). :data:`NO_GATE` stands
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from typing import Any
 
@@ -38,6 +39,7 @@ class CallGate:
     """One call's passage through its key's governor."""
 
     __slots__ = (
+        "_cap",
         "_governor",
         "_kind",
         "_limit",
@@ -50,9 +52,17 @@ class CallGate:
     )
 
     def __init__(
-        self, governor: Governor, cost: float, limit: float | None, what: str, probe: bool
+        self,
+        governor: Governor,
+        cost: float,
+        limit: float | None,
+        what: str,
+        probe: bool,
+        cap: float = math.inf,
     ) -> None:
         self._governor = governor
+        #: max_retry_wait: no pause a server asks for is longer (as for the transport's own).
+        self._cap = cap
         self._probe = probe
         self._tries = 0
         self._kind = Kind.FIRST
@@ -104,7 +114,10 @@ class CallGate:
         headers: Mapping[str, str] = response.headers
         if status == 429:
             self._kind = Kind.RETRY_THROTTLED
-            self._settle(Outcome.THROTTLED, headers, parse_retry_after(headers))
+            after = parse_retry_after(headers)
+            self._settle(
+                Outcome.THROTTLED, headers, None if after is None else min(after, self._cap)
+            )
             return NOW
         if status in _FAILURE_STATUSES:
             self._kind = Kind.RETRY_FAILURE
@@ -159,9 +172,15 @@ Gate = CallGate | _NoGate
 
 
 def gate_for(
-    key: GovernorKey | None, cost: float, limit: float | None, what: str, method: str
+    key: GovernorKey | None,
+    cost: float,
+    limit: float | None,
+    what: str,
+    method: str,
+    cap: float = math.inf,
 ) -> Gate:
-    """The gate of one call on ``key`` (None: governor off); only non-GET calls probe."""
+    """The gate of one call on ``key`` (None: governor off); only non-GET calls probe;
+    pauses asked for are capped at ``cap`` (``max_retry_wait``)."""
     if key is None:
         return NO_GATE
-    return CallGate(GOVERNORS.get(key), cost, limit, what, method != "GET")
+    return CallGate(GOVERNORS.get(key), cost, limit, what, method != "GET", cap)

@@ -3,8 +3,8 @@
 Why: ``Retry-After: 1`` obeyed by each call on its own brings every refused call back at
 the same instant, and the gateway refuses that herd again (refusals per 250 ms: 49, then 49
 at t = 1 s, then 84-93 at t = 2 s). Here a 429 that says when to come back pauses every new
-attempt on the key until then, and the held attempts are released over a short window
-(uniform jitter, "full jitter" in AWS's terms) instead of all at the end of the pause.
+attempt on the key until then, and the held attempts are released one after another, a
+short jittered gap apart, instead of all at the end of the pause.
 
 Rate-limit headers (OpenAI style ``x-ratelimit-remaining-requests`` /
 ``x-ratelimit-reset-requests``, the ``-tokens`` pair, and LiteLLM's per-key
@@ -19,16 +19,17 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-#: Width of the release window after a pause, seconds (scaled down for short pauses).
-SPREAD_S = 0.5
+#: Gap between two held attempts released after a pause, seconds (scaled down for short
+#: pauses): 50 held attempts leave over half a second, a lone one at once.
+GAP_S = 0.01
 
 _DURATION = re.compile(r"(\d+(?:\.\d+)?)(ms|h|m|s)")
 _UNITS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0}
 
 
 def spread_for(pause: float) -> float:
-    """The release window after a pause of ``pause`` seconds: half of it, at most SPREAD_S."""
-    return min(SPREAD_S, max(0.05, pause / 2.0))
+    """The release gap after a pause of ``pause`` seconds: GAP_S, less for short pauses."""
+    return min(GAP_S, max(0.001, pause / 50.0))
 
 
 def parse_duration(text: str) -> float | None:
