@@ -103,7 +103,7 @@ def test_transient_errors_are_retried_then_succeed(
 def test_retries_resend_the_body_encoded_once(
     lunos_server: LocalLunosServer, make_transport: MakeTransport, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import lunos_integrations.transport.http as http_mod
+    import lunos_integrations.transport.attempts as http_mod
 
     calls: list[object] = []
     real = http_mod.encode_body
