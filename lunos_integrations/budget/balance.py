@@ -60,10 +60,14 @@ class BalanceFloor:
         self._fetching: threading.Thread | None = None
 
     def check(self, client: LunosClient | None, model: str | None) -> None:
-        """Refuse when the cached balance is below the floor; refresh it if stale."""
+        """Refuse when the cached balance is below the floor; refresh it if stale.
+
+        The call is judged on the figure known when it came, read before a refresh starts:
+        a background fetch that happens to finish first must not decide it either way.
+        """
+        balance = self.balance
         if client is not None:
             self._maybe_refresh(client)
-        balance = self.balance
         if balance is not None and balance < self.minimum:
             raise BudgetExceededError(
                 f"Lunos call to {model!r} refused: the account balance last read from "

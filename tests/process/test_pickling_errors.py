@@ -45,6 +45,14 @@ SAMPLES: dict[str, Any] = {
     "calls": [{"id": "c1", "name": "f", "arguments": "{", "error": "bad JSON"}],
     "waited": 1.5,
     "reason": "deadline",
+    "budget": 2.0,
+    "spent": 1.25,
+    "reserved": 0.5,
+    "worst_case": 0.75,
+    "model": "openai/gpt-4o",
+    "app_id": "support",
+    "partial_text": "the answer so f",
+    "cost_so_far": 0.0625,
 }
 
 
