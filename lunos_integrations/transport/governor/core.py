@@ -129,7 +129,7 @@ class Governor:
         """What ``ticket`` should do at ``now``: (GO, 0), (SLEEP, s), (HOLD, s) or (FAIL, 0).
 
         HOLD means: wait until woken (:meth:`Ticket.wake`) or ``s`` seconds, then ask again.
-        On FAIL the reason is in ``ticket.release_at``'s place: see :meth:`fail_reason`.
+        FAIL means the key has been down longer than the outage patience: do not send.
         """
         with self._lock:
             return self._decide(ticket, now)
@@ -361,14 +361,20 @@ class Governor:
 
     # ------------------------------------------------------------------ blocking wrappers
 
-    def _failed(self, t: Ticket, waited: float, what: str) -> ThrottledError:
+    def _failed(self, t: Ticket, waited: float, what: str, gave_up: bool) -> ThrottledError:
         self.abandon(t)
-        if self.health.down:
+        if gave_up:
             reason = "outage"
             text = (
-                f"most recent attempts on this key failed and the gateway has not recovered "
-                f"for {self.health.patience:g} s; not sent, so a failing gateway is not "
-                "given more load"
+                "most recent attempts on this key failed and no probe has succeeded for "
+                f"{self.health.patience:g} s; not sent, so a failing gateway is not given "
+                "more load"
+            )
+        elif self.health.down:
+            reason = "outage"
+            text = (
+                "most recent attempts on this key failed; it was held for a probe to "
+                f"succeed, which did not happen within {what}"
             )
         else:
             reason = "deadline"
@@ -405,10 +411,10 @@ class Governor:
                     return self._admitted(t, now - start)
                 waited = now - start
                 if verdict is FAIL:
-                    raise self._failed(t, waited, what)
+                    raise self._failed(t, waited, what, gave_up=True)
                 if limit is not None and waited + wait > limit:
                     if verdict is SLEEP or waited >= limit:
-                        raise self._failed(t, waited, what)
+                        raise self._failed(t, waited, what, gave_up=False)
                     wait = limit - waited
                 if verdict is SLEEP:
                     time.sleep(wait)
@@ -443,10 +449,10 @@ class Governor:
                     return self._admitted(t, now - start)
                 waited = now - start
                 if verdict is FAIL:
-                    raise self._failed(t, waited, what)
+                    raise self._failed(t, waited, what, gave_up=True)
                 if limit is not None and waited + wait > limit:
                     if verdict is SLEEP or waited >= limit:
-                        raise self._failed(t, waited, what)
+                        raise self._failed(t, waited, what, gave_up=False)
                     wait = limit - waited
                 if verdict is SLEEP:
                     await asyncio.sleep(wait)
