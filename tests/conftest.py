@@ -85,7 +85,7 @@ _TESTS = Path(__file__).parent
 #: start processes or real third-party servers, run load, fault and hostile matrices, run
 #: the cookbook and benchmark harness, or run the linters. What stays: codecs, both
 #: adapters and the transport against the local server, the catalog, the local server.
-_SLOW_FOLDERS = frozenset({"process", "reliability", "interop", "bench_smoke", "cookbook"})
+_SLOW_FOLDERS = frozenset({"process", "reliability", "interop", "live", "bench_smoke", "cookbook"})
 _SLOW_FILES = frozenset(
     {
         "test_readme.py",  # each README block in a subprocess
@@ -95,6 +95,11 @@ _SLOW_FILES = frozenset(
         "test_self_contained.py",  # a copy of the repository, installed
         "test_decode_properties_adapters.py",  # hypothesis through both frameworks
         "test_profile_matrix.py",  # every catalog profile x adapter x route
+        "test_http_stack_matrix.py",  # the pool suites again on the other HTTP library
+        "test_governor_server.py",  # batches against a throttling server
+        "test_default.py",  # telemetry defaults in fresh interpreters
+        "test_decode_properties.py",  # hypothesis: codecs over generated replies
+        "test_sse_properties.py",  # hypothesis: the SSE parser over generated splits
     }
 )
 
