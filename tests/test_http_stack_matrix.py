@@ -30,24 +30,31 @@ SUITES = [
 ]
 
 
-@pytest.mark.timeout(900)
-def test_pool_suites_pass_on_the_other_stack() -> None:
+@pytest.mark.timeout(600)
+@pytest.mark.parametrize("suite", SUITES)
+def test_pool_suites_pass_on_the_other_stack(suite: str) -> None:
+    """One suite per test, so pytest-xdist spreads them; each runs in one process (-n 0).
+
+    The subprocess gets no PYTEST_XDIST_* variables: it is a plain pytest run, not a
+    worker (the fork suite re-runs one test outside xdist workers, which would then
+    happen twice).
+    """
     main_stack = resolve_config(api_key="sk-test").http_stack
     other = "httpx" if main_stack == "httpx2" else "httpx2"
     if other == "httpx2":
         pytest.importorskip("httpx2", reason="httpx2 is not installed (it needs Python 3.11+)")
-    env = {k: v for k, v in os.environ.items() if not k.startswith("LUNOS_")}
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("LUNOS_", "PYTEST_XDIST"))}
     env["LUNOS_HTTP_STACK"] = other
     env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT), env.get("PYTHONPATH")]))
     proc = subprocess.run(
-        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", *SUITES],
+        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-n", "0", suite],
         cwd=ROOT,
         env=env,
         capture_output=True,
         text=True,
-        timeout=850,
+        timeout=550,
     )
     tail = proc.stdout[-3000:] + proc.stderr[-2000:]
     assert proc.returncode == 0, tail
     match = re.search(r"\b(\d+) passed\b", proc.stdout)
-    assert match and int(match.group(1)) > 300, tail
+    assert match and int(match.group(1)) >= 10, tail  # the suite really ran

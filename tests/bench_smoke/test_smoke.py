@@ -24,9 +24,7 @@ from benchmarks.imports import STATEMENTS
 ROOT = Path(__file__).resolve().parents[2]
 
 
-@pytest.fixture(scope="module")
-def quick_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[dict[str, Any], str]:
-    out = tmp_path_factory.mktemp("bench")
+def _quick_run(out: Path) -> tuple[dict[str, Any], str]:
     done = subprocess.run(
         [sys.executable, "-m", "benchmarks", "--quick", "--out", str(out)],
         cwd=ROOT,
@@ -40,8 +38,7 @@ def quick_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[dict[str, Any],
     return data, (out / "latest.md").read_text()
 
 
-@pytest.mark.timeout(480)
-def test_every_client_and_suite_ran_without_error(quick_run: tuple[dict[str, Any], str]) -> None:
+def _every_client_and_suite_ran_without_error(quick_run: tuple[dict[str, Any], str]) -> None:
     data, _ = quick_run
     assert set(data["clients"]) == set(BENCHES)
     for client, suites in data["clients"].items():
@@ -50,8 +47,7 @@ def test_every_client_and_suite_ran_without_error(quick_run: tuple[dict[str, Any
             assert "error" not in result, f"{client}/{suite}: {result.get('error')}"
 
 
-@pytest.mark.timeout(480)
-def test_every_metric_is_a_finite_positive_number(quick_run: tuple[dict[str, Any], str]) -> None:
+def _every_metric_is_a_finite_positive_number(quick_run: tuple[dict[str, Any], str]) -> None:
     data, _ = quick_run
     for client in BENCHES:
         for metric in report.METRICS:
@@ -64,8 +60,7 @@ def test_every_metric_is_a_finite_positive_number(quick_run: tuple[dict[str, Any
         assert isinstance(ms, float) and math.isfinite(ms) and ms > 0, (label, ms)
 
 
-@pytest.mark.timeout(480)
-def test_streams_delivered_every_chunk(quick_run: tuple[dict[str, Any], str]) -> None:
+def _streams_delivered_every_chunk(quick_run: tuple[dict[str, Any], str]) -> None:
     """A client that drops chunks would look fast; the worker counts them."""
     data, _ = quick_run
     for client, suites in data["clients"].items():
@@ -74,8 +69,7 @@ def test_streams_delivered_every_chunk(quick_run: tuple[dict[str, Any], str]) ->
         assert sync["stream_2000"]["pieces"] == [2000], client
 
 
-@pytest.mark.timeout(480)
-def test_markdown_has_every_target_and_client_row(quick_run: tuple[dict[str, Any], str]) -> None:
+def _markdown_has_every_target_and_client_row(quick_run: tuple[dict[str, Any], str]) -> None:
     data, text = quick_run
     assert text.startswith("# Benchmark results")
     assert "Machine: " in text
@@ -85,3 +79,15 @@ def test_markdown_has_every_target_and_client_row(quick_run: tuple[dict[str, Any
     for bench in BENCHES.values():
         assert f"| {bench.name} |" in text
     assert "## Problems in this run" not in text
+
+
+@pytest.mark.timeout(480)
+def test_the_quick_run_completes_and_fills_every_cell(tmp_path: Path) -> None:
+    """One test for the one quick run: under pytest-xdist (--dist load) a module fixture
+    shared by several tests would run once per worker that got one of them, and the run is
+    about a minute of subprocesses. Each check names the client and metric it fails on."""
+    run = _quick_run(tmp_path)
+    _every_client_and_suite_ran_without_error(run)
+    _every_metric_is_a_finite_positive_number(run)
+    _streams_delivered_every_chunk(run)
+    _markdown_has_every_target_and_client_row(run)
