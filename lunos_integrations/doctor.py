@@ -145,9 +145,9 @@ class Doctor:
 
     def messages(self, version: bool) -> None:
         if self.claude is None:
-            self.rows.append(
-                Row("/v1/messages", "Bearer + anthropic-version", "not probed", "-", ok=True)
-            )
+            if version:  # one row for both questions: neither can be asked
+                what = "not probed: /models lists no anthropic/ model"
+                self.rows.append(Row("/v1/messages", "Bearer + anthropic-version", what, "-"))
             return
 
         def run() -> tuple[str, str]:
