@@ -16,6 +16,7 @@ from langchain_core.tools import BaseTool
 from langchain_core.utils.function_calling import convert_to_openai_tool
 
 from ..errors import LunosInputError
+from ..wire.server_tools import is_server_tool
 from ..wire.types import NamedToolChoice, ToolChoice, ToolSpec
 
 __all__ = ["BoundTools", "convert_tool_choice", "convert_tools", "format_tools"]
@@ -37,18 +38,6 @@ class BoundTools:
         return f"BoundTools({names})"
 
 
-def _is_server_tool(tool: Any) -> bool:
-    if not isinstance(tool, dict):
-        return False
-    kind = tool.get("type")
-    return (
-        isinstance(kind, str)
-        and kind != "function"
-        and "function" not in tool
-        and (("input_schema" not in tool and "parameters" not in tool) or kind == "web_search")
-    )
-
-
 def format_tools(tools: Sequence[ToolLike], *, strict: bool | None = None) -> list[dict[str, Any]]:
     """JSON-ready OpenAI-format tool dicts (what ``bind_tools`` binds, visible in traces).
 
@@ -56,7 +45,7 @@ def format_tools(tools: Sequence[ToolLike], *, strict: bool | None = None) -> li
     """
     out: list[dict[str, Any]] = []
     for i, tool in enumerate(tools):
-        if _is_server_tool(tool):
+        if is_server_tool(tool):
             out.append(dict(tool))  # type: ignore[arg-type]
             continue
         try:
@@ -77,7 +66,7 @@ def convert_tools(tools: Sequence[ToolLike], *, strict: bool | None = None) -> B
     specs: list[ToolSpec] = []
     server: list[dict[str, Any]] = []
     for i, tool in enumerate(tools):
-        if _is_server_tool(tool):
+        if is_server_tool(tool):
             server.append(dict(tool))  # type: ignore[arg-type]
             continue
         if (

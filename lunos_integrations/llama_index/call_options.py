@@ -13,9 +13,10 @@ from collections.abc import Mapping
 from typing import Any
 
 from ..errors import LunosInputError
+from ..wire.server_tools import is_server_tool
 from ..wire.types import OPTION_FIELDS, ChatRequest
 from . import structured
-from .tools import is_server_tool, resolve_tool_choice, to_tool_specs
+from .tools import resolve_tool_choice, to_tool_specs
 
 __all__ = ["apply_call_options"]
 

@@ -100,20 +100,6 @@ def to_tool_specs(tools: Sequence[Any], strict: bool | None) -> list[ToolSpec]:
     return [to_tool_spec(t, strict) for t in tools]
 
 
-def is_server_tool(tool: Any) -> bool:
-    """A provider-run tool dict (``{"type": "web_search", ...}``, Anthropic
-    ``web_search_20250305`` ...): sent verbatim, never reshaped into a function tool."""
-    if not isinstance(tool, dict):
-        return False
-    kind = tool.get("type")
-    return (
-        isinstance(kind, str)
-        and kind != "function"
-        and "function" not in tool
-        and (("input_schema" not in tool and "parameters" not in tool) or kind == "web_search")
-    )
-
-
 def resolve_tool_choice(choice: Any, tool_required: bool = False) -> ToolChoice | None:
     """Normalise a user's ``tool_choice`` (``None`` + ``tool_required`` → ``"required"``)."""
     if choice is None:
